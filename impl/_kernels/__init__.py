@@ -1,0 +1,36 @@
+"""Compiled hot loops (Cython) and the NumPy code that routes to them.
+
+Each compiled kernel has a NumPy reference of the same signature in :mod:`.reference`.
+"""
+
+import numpy as np
+
+try:
+    from impl._kernels._reduce import reduce_outer_inner
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(
+        "impl's compiled kernels (impl/_kernels/*.pyx) are not built. Install the package with "
+        "`pip install .` or `pip install -e .` (needs a C compiler and Cython), or build in place "
+        "with `python setup.py build_ext --inplace`.") from exc
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def sum_to_shape(g, shape):
+    """Sum ``g`` over the axes along which an array of ``shape`` was broadcast to ``g.shape``."""
+    lead = g.ndim - len(shape)
+    full = (1,) * lead + tuple(shape)
+    reduced = [i for i, (s, n) in enumerate(zip(full, g.shape)) if s == 1 and n != 1]
+    kept = [i for i, s in enumerate(full) if s != 1]
+    if not reduced:
+        return g.reshape(shape)
+    contiguous_kept = not kept or all(i < kept[0] or i > kept[-1] for i in reduced)
+    if contiguous_kept and g.dtype in _KERNEL_DTYPES and g.flags.c_contiguous:
+        i0, i1 = (kept[0], kept[-1] + 1) if kept else (g.ndim, g.ndim)
+        a = int(np.prod(g.shape[:i0]))
+        k = int(np.prod(g.shape[i0:i1]))
+        b = int(np.prod(g.shape[i1:]))
+        out = np.empty(k, dtype=g.dtype)
+        reduce_outer_inner(g.reshape(a, k, b), out)
+        return out.reshape(shape)
+    return g.sum(axis=tuple(reduced), keepdims=True).reshape(shape)

@@ -1,0 +1,99 @@
+"""Argument checking and conversion shared by the ops: every error names the op and the argument."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from impl.creation import as_array, float32
+from impl.tensor import Tensor
+
+
+def check_tensor(x, op, name="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def check_float(x, op, name="input"):
+    check_tensor(x, op, name)
+    if x.data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: argument '{name}' must be a floating point tensor, "
+                           f"got dtype {x.data.dtype}")
+    return x
+
+
+def _operand(x, other, op, name):
+    """A non-tensor operand as a constant tensor; Python scalars take ``other``'s dtype (torch's
+    rule: a scalar never widens a tensor), except a float scalar with an integer tensor (float32)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, numbers.Number) and not isinstance(x, np.ndarray):
+        od = other.data.dtype
+        if isinstance(x, numbers.Integral) and od.kind == "b" and not isinstance(x, bool):
+            dtype = np.dtype(np.int64)
+        elif isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral) and od.kind != "f":
+            dtype = float32
+        else:
+            dtype = od
+        return Tensor._from_op(np.asarray(x, dtype=dtype), None)
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return Tensor._from_op(as_array(x, op=op), None)
+    raise TypeError(f"{op}: unsupported operand type for '{name}': {type(x).__name__}")
+
+
+def binary_operands(a, b, op):
+    """Two tensors of a common dtype (torch's promotion) whose shapes broadcast."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.data.shape == b.data.shape and a.data.dtype == b.data.dtype:
+            return a, b
+    elif isinstance(a, Tensor):
+        b = _operand(b, a, op, "other")
+    elif isinstance(b, Tensor):
+        a = _operand(a, b, op, "input")
+    else:
+        raise TypeError(f"{op}: expected at least one Tensor operand, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    da, db = a.data.dtype, b.data.dtype
+    if da != db and (da.kind == "f") != (db.kind == "f"):
+        # A float and a non-float: the non-float (which cannot require grad) becomes the float.
+        if da.kind == "f":
+            b = Tensor._from_op(b.data.astype(da), None)
+        else:
+            a = Tensor._from_op(a.data.astype(db), None)
+    check_broadcast(a.data.shape, b.data.shape, op)
+    return a, b
+
+
+def check_broadcast(sa, sb, op, names=("input", "other")):
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        x, y = sa[-i], sb[-i]
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(
+                f"{op}: shapes of '{names[0]}' {tuple(sa)} and '{names[1]}' {tuple(sb)} are not "
+                f"broadcastable: size {x} vs {y} at dimension {-i}")
+
+
+def normalize_dim(dim, ndim, op, name="dim"):
+    """``dim`` as a non-negative axis of an ``ndim``-dimensional tensor (0-d counts as 1-d)."""
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"{op}: argument '{name}' must be int, not {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def normalize_dims(dim, ndim, op):
+    """``dim`` (None, int or sequence) as a sorted tuple of distinct axes; None means all."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    axes = tuple(sorted(normalize_dim(d, ndim, op) for d in dims))
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"{op}: dim {dim!r} appears multiple times in the list of dims")
+    if ndim == 0:
+        return ()
+    return axes

@@ -1,0 +1,358 @@
+"""Elementwise primitives: arithmetic, exp/log family, activations, comparisons.
+
+Gradients at non-smooth points follow torch: relu'(0) = 0, abs'(0) = 0, clamp passes the
+gradient where min <= x <= max (inclusive), maximum/minimum split it in half on ties.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from impl.function import Function
+from impl.ops._args import binary_operands, check_float, check_tensor
+from impl.tensor import Tensor
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        return g * b, g * a
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save(a, b)
+        return a / b
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = g / b
+        return ga, -ga * a / b
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class PowScalar(Function):
+    def forward(self, a, exponent):
+        self.save(a)
+        self.exponent = exponent
+        return a ** exponent
+
+    def backward(self, g):
+        (a,) = self.saved
+        e = self.exponent
+        if e == 0:  # torch: d/dx x**0 = 0 everywhere, including x = 0
+            return np.zeros_like(g)
+        return g * (e * a ** (e - 1))
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        out = a ** b
+        self.save(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved
+        ga = g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1))
+        # torch: the exponent's gradient is 0 where base == 0 and exponent >= 0 (not 0 * -inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gb = g * np.where((a == 0) & (b >= 0), 0, out * np.log(a))
+        return ga, gb
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = np.exp(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        return g * self.saved[0]
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / self.saved[0]
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / (2 * self.saved[0])
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save(a)
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * np.sign(self.saved[0])  # sign(0) = 0: abs'(0) = 0 as in torch
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        # Ties share the gradient in half (torch and jax agree); NaN routes to the NaN side.
+        wa = np.where(a == b, 0.5, (a > b) | np.isnan(a)).astype(g.dtype)
+        return g * wa, g * (1 - wa)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        wa = np.where(a == b, 0.5, (a < b) | np.isnan(a)).astype(g.dtype)
+        return g * wa, g * (1 - wa)
+
+
+class Clamp(Function):
+    def forward(self, a, min, max):
+        self.save(a)
+        self.bounds = (min, max)
+        out = a
+        if min is not None:
+            out = np.maximum(out, np.asarray(min, a.dtype))
+        if max is not None:
+            out = np.minimum(out, np.asarray(max, a.dtype))
+        return out if out is not a else a.copy()
+
+    def backward(self, g):
+        (a,) = self.saved
+        lo, hi = self.bounds
+        mask = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        return np.where(mask, g, 0)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # exp of -|a| only: no overflow for large |a| in either direction
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        y = self.saved[0]
+        return g * y * (1 - y)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = np.tanh(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        y = self.saved[0]
+        return g * (1 - y * y)
+
+
+class Relu(Function):
+    def forward(self, a):
+        self.save(a > 0)
+        return np.maximum(a, 0)  # propagates NaN, as torch
+
+    def backward(self, g):
+        return np.where(self.saved[0], g, 0)  # relu'(0) = 0, as torch
+
+
+class Cast(Function):
+    def forward(self, a, dtype):
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g  # the base casts the gradient back to the input's dtype
+
+
+def add(input, other, alpha=1):
+    """``input + alpha * other`` with broadcasting (torch.add)."""
+    a, b = binary_operands(input, other, "add")
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(a, b)
+
+
+def sub(input, other, alpha=1):
+    """``input - alpha * other`` with broadcasting (torch.sub)."""
+    a, b = binary_operands(input, other, "sub")
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(a, b)
+
+
+def mul(input, other):
+    """Elementwise product with broadcasting (torch.mul)."""
+    return Mul.apply(*binary_operands(input, other, "mul"))
+
+
+def div(input, other):
+    """Elementwise true division with broadcasting (torch.div)."""
+    a, b = binary_operands(input, other, "div")
+    if a.data.dtype.kind != "f":  # true division of integers gives the default float dtype
+        a = Tensor._from_op(a.data.astype(np.float32), None)
+        b = Tensor._from_op(b.data.astype(np.float32), None)
+    return Div.apply(a, b)
+
+
+def neg(input):
+    """``-input`` (torch.neg)."""
+    return Neg.apply(check_tensor(input, "neg"))
+
+
+def pow(input, exponent):
+    """``input ** exponent`` for a scalar or tensor exponent, or a scalar base (torch.pow)."""
+    if isinstance(input, Tensor) and isinstance(exponent, numbers.Real) and not isinstance(
+            exponent, bool):
+        return PowScalar.apply(input, exponent=exponent)
+    a, b = binary_operands(input, exponent, "pow")
+    return Pow.apply(a, b)
+
+
+def _unary(cls, op):
+    def fn(input):
+        return cls.apply(check_float(input, op))
+    fn.__name__ = fn.__qualname__ = op
+    return fn
+
+
+exp = _unary(Exp, "exp")
+exp.__doc__ = "Elementwise e ** input (torch.exp)."
+log = _unary(Log, "log")
+log.__doc__ = "Elementwise natural logarithm; log(0) = -inf, log(x < 0) = nan (torch.log)."
+sqrt = _unary(Sqrt, "sqrt")
+sqrt.__doc__ = "Elementwise square root; sqrt(x < 0) = nan (torch.sqrt)."
+sigmoid = _unary(Sigmoid, "sigmoid")
+sigmoid.__doc__ = "Elementwise 1 / (1 + exp(-input)), computed without overflow (torch.sigmoid)."
+tanh = _unary(Tanh, "tanh")
+tanh.__doc__ = "Elementwise hyperbolic tangent (torch.tanh)."
+relu = _unary(Relu, "relu")
+relu.__doc__ = "Elementwise max(input, 0); the gradient at 0 is 0 (torch.relu)."
+
+
+def abs(input):
+    """Elementwise absolute value; the gradient at 0 is 0 (torch.abs)."""
+    return Abs.apply(check_tensor(input, "abs"))
+
+
+def maximum(input, other):
+    """Elementwise maximum; ties share the gradient equally (torch.maximum)."""
+    check_tensor(input, "maximum")
+    check_tensor(other, "maximum", "other")
+    return Maximum.apply(*binary_operands(input, other, "maximum"))
+
+
+def minimum(input, other):
+    """Elementwise minimum; ties share the gradient equally (torch.minimum)."""
+    check_tensor(input, "minimum")
+    check_tensor(other, "minimum", "other")
+    return Minimum.apply(*binary_operands(input, other, "minimum"))
+
+
+def clamp(input, min=None, max=None):
+    """Clip ``input`` to [min, max]; the gradient passes where min <= input <= max (torch.clamp)."""
+    check_tensor(input, "clamp")
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and not isinstance(v, numbers.Real):
+            raise TypeError(f"clamp: argument '{name}' must be a number, not {type(v).__name__}")
+    return Clamp.apply(input, min=min, max=max)
+
+
+def to_dtype(input, dtype):
+    """``input`` cast to ``dtype``; differentiable between float dtypes (Tensor.to)."""
+    from impl.creation import _check_dtype
+
+    dtype = _check_dtype(dtype, "to")
+    if input.data.dtype == dtype:
+        return input
+    if dtype.kind != "f":
+        return Tensor._from_op(input.data.astype(dtype), None)
+    return Cast.apply(input, dtype=dtype)
+
+
+def _comparison(ufunc, op):
+    def fn(input, other):
+        a, b = binary_operands(input, other, op)
+        return Tensor._from_op(ufunc(a.data, b.data), None)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Elementwise ``{op}`` comparison as a bool tensor, not differentiable (torch.{op})."
+    return fn
+
+
+eq = _comparison(np.equal, "eq")
+ne = _comparison(np.not_equal, "ne")
+lt = _comparison(np.less, "lt")
+le = _comparison(np.less_equal, "le")
+gt = _comparison(np.greater, "gt")
+ge = _comparison(np.greater_equal, "ge")
+
+
+METHODS = {
+    "add": add, "__add__": add, "__radd__": lambda self, other: add(other, self),
+    "sub": sub, "__sub__": sub, "__rsub__": lambda self, other: sub(other, self),
+    "mul": mul, "__mul__": mul, "__rmul__": lambda self, other: mul(other, self),
+    "div": div, "__truediv__": div, "__rtruediv__": lambda self, other: div(other, self),
+    "neg": neg, "__neg__": neg, "pow": pow, "__pow__": pow,
+    "__rpow__": lambda self, other: pow(other, self),
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "__abs__": abs, "sigmoid": sigmoid,
+    "tanh": tanh, "relu": relu, "clamp": clamp, "maximum": maximum, "minimum": minimum,
+    "to": to_dtype, "float": lambda self: to_dtype(self, np.float32),
+    "double": lambda self: to_dtype(self, np.float64),
+    "long": lambda self: to_dtype(self, np.int64),
+    "eq": eq, "__eq__": eq, "ne": ne, "__ne__": ne, "lt": lt, "__lt__": lt, "le": le,
+    "__le__": le, "gt": gt, "__gt__": gt, "ge": ge, "__ge__": ge,
+}

@@ -1,0 +1,221 @@
+"""Tensor and the reverse sweep.
+
+A Tensor wraps a NumPy array. A tensor made by an op that needs gradients points to its
+``grad_fn``: the :class:`~impl.function.Function` node that made it, whose ``parents`` are the
+op's input tensors. That is the seed's computation graph: ``backward()`` orders the nodes
+topologically and sweeps them in reverse, accumulating ``grad[parent] += vjp(grad[node])`` into
+every parent, so a tensor used twice receives both contributions. Leaves that require grad
+collect their total in ``.grad``. Op methods (``+``, ``sum``, ``reshape`` …) are attached in
+:mod:`impl.ops`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from impl import _grad_mode
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it (torch.Tensor)."""
+
+    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "_retains_grad", "__weakref__")
+    # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False):
+        from impl.creation import as_array
+
+        self.data = as_array(data)
+        self.grad = None
+        self.grad_fn = None
+        self._retains_grad = False
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _from_op(cls, data, grad_fn):
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        t._retains_grad = False
+        return t
+
+    # -- autograd state -------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad: you can only change requires_grad flags of leaf variables.")
+        if flag and self.data.dtype not in FLOAT_DTYPES:
+            raise RuntimeError(
+                "requires_grad: only Tensors of floating point dtype can require gradients, "
+                f"got dtype {self.data.dtype}")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has requires_grad=False")
+        self._retains_grad = True
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._from_op(self.data, None)
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) · ``gradient`` into ``.grad`` of every leaf that requires it.
+
+        ``gradient`` may be omitted only for a one-element tensor (it is then 1). The graph's
+        saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                "backward: element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    "backward: grad can be implicitly created only for scalar outputs; "
+                    f"this tensor has shape {self.shape}, pass gradient= of that shape")
+            gradient = np.ones_like(self.data)
+        else:
+            gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+            if gradient.shape != self.data.shape:
+                raise RuntimeError(
+                    f"backward: gradient has shape {tuple(gradient.shape)} but the tensor has "
+                    f"shape {self.shape}; they must match")
+            gradient = gradient.astype(self.data.dtype, copy=False)
+        if self.grad_fn is None:
+            _accumulate(self, gradient)
+            return
+        order = _topological_order(self.grad_fn)
+        grads = {self.grad_fn: gradient}
+        retained = {self.grad_fn: self} if self._retains_grad else {}
+        for fn in order:
+            grad = grads.pop(fn)
+            if fn in retained:
+                _accumulate(retained.pop(fn), grad)
+            for parent, g in zip(fn.parents, fn.input_grads(grad)):
+                if g is None:
+                    continue
+                node = parent.grad_fn
+                if node is None:
+                    _accumulate(parent, g)
+                else:
+                    grads[node] = grads[node] + g if node in grads else g
+                    if parent._retains_grad:
+                        retained[node] = parent
+            if not retain_graph:
+                fn.release()
+
+    # -- array-like accessors ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return self.data.size
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def numpy(self):
+        """The underlying array (shared, not copied), as torch's ``.numpy()``."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "numpy: can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy()")
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"item: a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                "bool: Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype=impl.{self.data.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{type(self.grad_fn).__name__}Backward>"
+        elif self._requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+
+def _accumulate(t, g):
+    # The first contribution is copied so that .grad never aliases a graph buffer.
+    t.grad = Tensor._from_op(g.copy(), None) if t.grad is None else Tensor._from_op(
+        t.grad.data + g, None)
+
+
+def _topological_order(root):
+    """Nodes reachable from ``root``, each before all the nodes it depends on."""
+    order, visited = [], {root}
+    stack = [(root, iter(root.parents))]
+    while stack:
+        fn, parents = stack[-1]
+        for p in parents:
+            node = p.grad_fn
+            if node is not None and node not in visited:
+                visited.add(node)
+                stack.append((node, iter(node.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(fn)
+    order.reverse()
+    return order
