@@ -11,6 +11,10 @@ import numbers
 
 import numpy as np
 
+# Imported here, before impl/__init__ binds the name `tensor` to the factory below: importing
+# the submodule impl.tensor for the first time later would rebind impl.tensor to the module.
+from impl.tensor import Tensor
+
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
@@ -35,8 +39,6 @@ def _check_dtype(dtype, op):
 
 def as_array(data, dtype=None, op="tensor"):
     """``data`` (Tensor, array, scalar or nested sequence) as an ndarray with torch's dtype rules."""
-    from impl.tensor import Tensor
-
     dtype = _check_dtype(dtype, op)
     if isinstance(data, Tensor):
         arr = data.data
@@ -58,15 +60,11 @@ def as_array(data, dtype=None, op="tensor"):
 
 def tensor(data, dtype=None, requires_grad=False):
     """A new leaf tensor holding a copy of ``data`` (torch.tensor)."""
-    from impl.tensor import Tensor
-
     return Tensor(np.array(as_array(data, dtype), copy=True), requires_grad=requires_grad)
 
 
 def as_tensor(data, dtype=None):
     """``data`` as a tensor, sharing memory with an ndarray of the right dtype (torch.as_tensor)."""
-    from impl.tensor import Tensor
-
     if isinstance(data, Tensor) and dtype is None:
         return data
     return Tensor(as_array(data, dtype))
@@ -91,8 +89,6 @@ def _size(size, op):
 
 
 def _make(array, requires_grad):
-    from impl.tensor import Tensor
-
     return Tensor(array, requires_grad=requires_grad)
 
 

@@ -1,0 +1,1 @@
+"""Backends that compute an op's outputs and VJPs: torch, jax, finite differences, subjects."""

@@ -1,0 +1,1 @@
+"""The op registry (OpSpec), Hypothesis strategies, tolerance policy and the checks."""
