@@ -8,6 +8,11 @@ enabled = True
 class _GradMode:
     _target = True
 
+    def __new__(cls, func=None):
+        # torch allows both ``@no_grad()`` and the bare ``@no_grad``.
+        self = super().__new__(cls)
+        return self if func is None else self(func)
+
     def __enter__(self):
         global enabled
         self._prev, enabled = enabled, self._target

@@ -31,19 +31,20 @@ def _check_dtype(dtype, op):
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{op}: dtype must be a dtype such as impl.float32, got {dtype!r}") from None
+        raise TypeError(
+            f"{op}: dtype must be a dtype such as impl.float32, got {dtype!r}") from None
     if dt not in _DTYPES:
         raise TypeError(f"{op}: unsupported dtype {dt}; use float32, float64, int64, int32 or bool")
     return dt
 
 
 def as_array(data, dtype=None, op="tensor"):
-    """``data`` (Tensor, array, scalar or nested sequence) as an ndarray with torch's dtype rules."""
+    """``data`` (Tensor, array, scalar or nested sequence) as an ndarray, by torch's dtype rules."""
     dtype = _check_dtype(dtype, op)
     if isinstance(data, Tensor):
         arr = data.data
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):  # NumPy scalars keep their dtype too
+        arr = np.asarray(data)
     else:
         if isinstance(data, (list, tuple)):
             data = [d.data if isinstance(d, Tensor) else d for d in data]
@@ -81,7 +82,7 @@ def _size(size, op):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, numbers.Integral) or isinstance(s, np.bool_) or s is True or s is False:
+        if not isinstance(s, numbers.Integral) or isinstance(s, (bool, np.bool_)):
             raise TypeError(f"{op}: size must be a sequence of ints, got {size!r}")
         if s < 0:
             raise RuntimeError(f"{op}: negative dimension {s} in size {tuple(size)}")
@@ -166,18 +167,23 @@ def default_rng(generator=None):
     return (generator or _global)._rng
 
 
+def _random_floats(op, draw, size, generator, dtype, requires_grad):
+    dtype = _check_dtype(dtype, op) or _default_dtype
+    if dtype.kind != "f":
+        raise RuntimeError(f"{op}: dtype must be a floating point dtype, got {dtype}")
+    return _make(draw(default_rng(generator), _size(size, op)).astype(dtype), requires_grad)
+
+
 def randn(*size, generator=None, dtype=None, requires_grad=False):
     """Standard normal samples of shape ``size`` (torch.randn)."""
-    dtype = _check_dtype(dtype, "randn") or _default_dtype
-    arr = default_rng(generator).standard_normal(_size(size, "randn"))
-    return _make(arr.astype(dtype), requires_grad)
+    return _random_floats("randn", np.random.Generator.standard_normal, size, generator, dtype,
+                          requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, requires_grad=False):
     """Uniform samples on [0, 1) of shape ``size`` (torch.rand)."""
-    dtype = _check_dtype(dtype, "rand") or _default_dtype
-    arr = default_rng(generator).random(_size(size, "rand"))
-    return _make(arr.astype(dtype), requires_grad)
+    return _random_floats("rand", np.random.Generator.random, size, generator, dtype,
+                          requires_grad)
 
 
 def randint(low, high=None, size=(), generator=None, dtype=None):

@@ -9,6 +9,8 @@ shape here, once, so no op ever sums over broadcast axes itself.
 
 from __future__ import annotations
 
+import numpy as np
+
 from impl import _grad_mode
 from impl._kernels import sum_to_shape
 
@@ -36,7 +38,8 @@ class Function:
 
         fn = cls()
         fn.saved = ()
-        out = fn.forward(*[t.data for t in inputs], **params)
+        # NumPy ufuncs return scalars for 0-d inputs; a tensor always holds an ndarray.
+        out = np.asarray(fn.forward(*[t.data for t in inputs], **params))
         if _grad_mode.enabled and any(t.requires_grad for t in inputs):
             fn.parents = inputs
             return Tensor._from_op(out, fn)
@@ -57,6 +60,7 @@ class Function:
             if g is None or not parent.requires_grad:
                 out.append(None)
                 continue
+            g = np.asarray(g)
             if g.shape != parent.data.shape:
                 g = sum_to_shape(g, parent.data.shape)
             if g.dtype != parent.data.dtype:

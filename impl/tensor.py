@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from impl import _grad_mode
-
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_INFERRED_DTYPES = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
 
 
 class Tensor:
@@ -72,7 +71,8 @@ class Tensor:
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self._requires_grad:
-            raise RuntimeError("retain_grad: can't retain_grad on Tensor that has requires_grad=False")
+            raise RuntimeError(
+                "retain_grad: can't retain_grad on Tensor that has requires_grad=False")
         self._retains_grad = True
 
     def detach(self):
@@ -108,7 +108,9 @@ class Tensor:
         grads = {self.grad_fn: gradient}
         retained = {self.grad_fn: self} if self._retains_grad else {}
         for fn in order:
-            grad = grads.pop(fn)
+            grad = grads.pop(fn, None)
+            if grad is None:  # every path to this node had a None (non-differentiable) gradient
+                continue
             if fn in retained:
                 _accumulate(retained.pop(fn), grad)
             for parent, g in zip(fn.parents, fn.input_grads(grad)):
@@ -155,7 +157,8 @@ class Tensor:
         """The underlying array (shared, not copied), as torch's ``.numpy()``."""
         if self._requires_grad:
             raise RuntimeError(
-                "numpy: can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy()")
+                "numpy: can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy()")
         return self.data
 
     def item(self):
@@ -185,7 +188,7 @@ class Tensor:
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
-        if self.data.dtype != np.float32:
+        if self.data.dtype not in _INFERRED_DTYPES:  # as torch: shown unless tensor() infers it
             extra += f", dtype=impl.{self.data.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn=<{type(self.grad_fn).__name__}Backward>"
@@ -197,9 +200,9 @@ class Tensor:
 
 
 def _accumulate(t, g):
-    # The first contribution is copied so that .grad never aliases a graph buffer.
-    t.grad = Tensor._from_op(g.copy(), None) if t.grad is None else Tensor._from_op(
-        t.grad.data + g, None)
+    # The first contribution is copied so that .grad never aliases a graph buffer; np.array
+    # also turns the NumPy scalar that a sum of 0-d arrays gives back into an array.
+    t.grad = Tensor._from_op(np.array(g if t.grad is None else t.grad.data + g), None)
 
 
 def _topological_order(root):

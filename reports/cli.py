@@ -30,12 +30,78 @@ def _bench(args):
     return 0
 
 
+def _conform(args):
+    import time
+
+    import numpy as np
+
+    from properties import runner
+    from properties.checks import check_example
+    from reports import conformance
+
+    run = runner.make_run(args.subject, tuple(args.oracles.split(",")), args.profile,
+                          seed=args.seed, dtypes=tuple(args.dtypes.split(",")),
+                          out_dir=args.out)
+    if args.repro:
+        spec_id, dtype, example, seed = runner.load_failure(args.repro)
+        (spec,) = [s for s in runner.select() if s.id == spec_id]
+        outcomes = check_example(spec, dtype, example, seed, run.subject, run.oracles,
+                                 fd=run.fd)
+        with np.printoptions(precision=6, threshold=50):
+            print(f"{spec.id} {dtype} args={example.args} kwargs={example.kwargs}")
+        for o in outcomes:
+            print(f"{o.status:16} {o.check:9} {o.oracle:6} {o.dtype:8} {o.layout:16} "
+                  f"error {o.error:.3g} tolerance {o.tolerance:.3g} {o.detail}")
+        return 1 if any(o.status == "fail" for o in outcomes) else 0
+    specs = runner.select(args.ops)
+    start = time.perf_counter()
+
+    def progress(i, n, spec, rows, seconds):
+        counts = {}
+        for r in rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        flag = "FAIL" if counts.get("fail") or counts.get("xpass") else "ok"
+        print(f"[{i:3}/{n}] {spec.id:40} {flag:4} {seconds:6.1f}s  "
+              + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), flush=True)
+        for r in rows:
+            if r.status in runner.UNEXPECTED:
+                print(f"        {r.status}: {r.check} vs {r.oracle} {r.dtype} {r.layout}: "
+                      f"{r.detail[:200]}", flush=True)
+                if r.repro:
+                    print(f"        rerun: {r.repro}", flush=True)
+
+    rows = runner.as_dicts(runner.run(run, specs, progress))
+    meta = {"subject": args.subject, "oracles": args.oracles.split(","),
+            "profile": args.profile, "seed": args.seed, "dtypes": args.dtypes.split(","),
+            "wall_seconds": time.perf_counter() - start,
+            **conformance.environment(args.subject)}
+    paths = conformance.write(args.out, rows, meta)
+    s = conformance.summary(rows)
+    print(f"{s['rows']} rows over {s['ops']} op specs: "
+          + ", ".join(f"{s[k]} {k}" for k in conformance.STATUSES)
+          + f" in {meta['wall_seconds']:.0f} s; wrote {paths[0]} and {paths[1]}")
+    return 1 if s["unexpected"] else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tenshell",
         description="Tenshell: check an autograd library against PyTorch and JAX, op by op.")
     parser.add_argument("--version", action="version", version=f"tenshell {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    c = sub.add_parser("conform", help="run the conformance checks; write conformance.json/.md")
+    c.add_argument("--subject", default="impl",
+                   help="library under test: a backend name or package.module[:object] "
+                        "(default: impl)")
+    c.add_argument("--ops", help="comma-separated op names or spec ids (default: all)")
+    c.add_argument("--oracles", default="torch,jax,fd", help="default: torch,jax,fd")
+    c.add_argument("--profile", default="ci", choices=["quick", "ci", "deep"],
+                   help="quick (local), ci (deterministic), deep (randomized, many examples)")
+    c.add_argument("--seed", type=int, default=0, help="example seed (default: 0)")
+    c.add_argument("--dtypes", default="float32,float64", help="default: float32,float64")
+    c.add_argument("--out", default="reports/out", help="output folder (default: reports/out)")
+    c.add_argument("--repro", metavar="NPZ", help="rerun one saved failing example")
+    c.set_defaults(func=_conform)
     b = sub.add_parser("bench", help="time the subject against torch; write bench.json/.md")
     b.add_argument("--only", help="comma-separated benchmark names (default: all)")
     b.add_argument("--subject", default="impl", help="library module to time (default: impl)")

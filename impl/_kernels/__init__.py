@@ -3,6 +3,8 @@
 Each compiled kernel has a NumPy reference of the same signature in :mod:`.reference`.
 """
 
+import math
+
 import numpy as np
 
 try:
@@ -26,10 +28,10 @@ def sum_to_shape(g, shape):
         return g.reshape(shape)
     contiguous_kept = not kept or all(i < kept[0] or i > kept[-1] for i in reduced)
     if contiguous_kept and g.dtype in _KERNEL_DTYPES and g.flags.c_contiguous:
-        i0, i1 = (kept[0], kept[-1] + 1) if kept else (g.ndim, g.ndim)
-        a = int(np.prod(g.shape[:i0]))
-        k = int(np.prod(g.shape[i0:i1]))
-        b = int(np.prod(g.shape[i1:]))
+        i0, i1 = (kept[0], kept[-1] + 1) if kept else (0, 0)  # no kept axis: (1, 1, size)
+        a = math.prod(g.shape[:i0])
+        k = math.prod(g.shape[i0:i1])
+        b = math.prod(g.shape[i1:])
         out = np.empty(k, dtype=g.dtype)
         reduce_outer_inner(g.reshape(a, k, b), out)
         return out.reshape(shape)

@@ -25,8 +25,8 @@ def check_float(x, op, name="input"):
 
 
 def _operand(x, other, op, name):
-    """A non-tensor operand as a constant tensor; Python scalars take ``other``'s dtype (torch's
-    rule: a scalar never widens a tensor), except a float scalar with an integer tensor (float32)."""
+    """A non-tensor operand as a constant tensor. Python scalars take ``other``'s dtype (torch's
+    rule: a scalar never widens a tensor), except a float scalar with an integer tensor: float32."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Number) and not isinstance(x, np.ndarray):
@@ -55,15 +55,33 @@ def binary_operands(a, b, op):
     else:
         raise TypeError(f"{op}: expected at least one Tensor operand, got "
                         f"{type(a).__name__} and {type(b).__name__}")
-    da, db = a.data.dtype, b.data.dtype
-    if da != db and (da.kind == "f") != (db.kind == "f"):
-        # A float and a non-float: the non-float (which cannot require grad) becomes the float.
-        if da.kind == "f":
-            b = Tensor._from_op(b.data.astype(da), None)
-        else:
-            a = Tensor._from_op(a.data.astype(db), None)
+    dtype = _result_dtype(a.data, b.data)
+    if dtype is not None:
+        from impl.ops.elementwise import to_dtype
+
+        a, b = to_dtype(a, dtype), to_dtype(b, dtype)
     check_broadcast(a.data.shape, b.data.shape, op)
     return a, b
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _result_dtype(a, b):
+    """torch's promotion of two tensors where it differs from NumPy's, else None (NumPy's holds).
+
+    The higher category (bool < integer < float) wins; within a category a 0-d tensor does not
+    widen a tensor with dimensions (float32 (3,) op float64 () is float32).
+    """
+    da, db = a.dtype, b.dtype
+    if da == db:
+        return None
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
+    if ca != cb:
+        return da if ca > cb else db
+    if (a.ndim == 0) != (b.ndim == 0):
+        return db if a.ndim == 0 else da
+    return None
 
 
 def check_broadcast(sa, sb, op, names=("input", "other")):

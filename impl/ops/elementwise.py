@@ -1,7 +1,9 @@
 """Elementwise primitives: arithmetic, exp/log family, activations, comparisons.
 
 Gradients at non-smooth points follow torch: relu'(0) = 0, abs'(0) = 0, clamp passes the
-gradient where min <= x <= max (inclusive), maximum/minimum split it in half on ties.
+gradient where min <= x <= max (inclusive), maximum/minimum split it in half on ties. So do
+gradients at NaN: relu'(NaN) = 1, abs'(NaN) = 0, and a NaN in maximum/minimum passes the whole
+gradient to both inputs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numbers
 import numpy as np
 
 from impl.function import Function
-from impl.ops._args import binary_operands, check_float, check_tensor
+from impl.ops._args import binary_operands, check_tensor
 from impl.tensor import Tensor
 
 
@@ -42,14 +44,17 @@ class Mul(Function):
 
 
 class Div(Function):
+    # x / 0 is ±inf and 0 / 0 is nan, silently, as in torch (IEEE); likewise in the ops below.
     def forward(self, a, b):
         self.save(a, b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return a / b
 
     def backward(self, g):
         a, b = self.saved
-        ga = g / b
-        return ga, -ga * a / b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ga = g / b
+            return ga, -ga * a / b
 
 
 class Neg(Function):
@@ -64,34 +69,38 @@ class PowScalar(Function):
     def forward(self, a, exponent):
         self.save(a)
         self.exponent = exponent
-        return a ** exponent
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return a ** exponent
 
     def backward(self, g):
         (a,) = self.saved
         e = self.exponent
         if e == 0:  # torch: d/dx x**0 = 0 everywhere, including x = 0
             return np.zeros_like(g)
-        return g * (e * a ** (e - 1))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return g * (e * a ** (e - 1))
 
 
 class Pow(Function):
     def forward(self, a, b):
-        out = a ** b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = a ** b
         self.save(a, b, out)
         return out
 
     def backward(self, g):
         a, b, out = self.saved
-        ga = g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1))
-        # torch: the exponent's gradient is 0 where base == 0 and exponent >= 0 (not 0 * -inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ga = g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1))
+            # torch: the exponent's gradient is 0 where base == 0 and exponent >= 0 (not 0 * -inf)
             gb = g * np.where((a == 0) & (b >= 0), 0, out * np.log(a))
         return ga, gb
 
 
 class Exp(Function):
     def forward(self, a):
-        out = np.exp(a)
+        with np.errstate(over="ignore"):
+            out = np.exp(a)
         self.save(out)
         return out
 
@@ -128,30 +137,31 @@ class Abs(Function):
         return np.abs(a)
 
     def backward(self, g):
-        return g * np.sign(self.saved[0])  # sign(0) = 0: abs'(0) = 0 as in torch
+        a = self.saved[0]
+        return g * ((a > 0).astype(g.dtype) - (a < 0))  # torch's sgn(a): 0 at 0 and at NaN
 
 
-class Maximum(Function):
+class _Extremum(Function):
+    """maximum / minimum: ``pick`` the larger / smaller; an input gets no gradient where it
+    ``loses`` the comparison, half of it on a tie, all of it otherwise (NaN included)."""
+
     def forward(self, a, b):
         self.save(a, b)
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g):
         a, b = self.saved
-        # Ties share the gradient in half (torch and jax agree); NaN routes to the NaN side.
-        wa = np.where(a == b, 0.5, (a > b) | np.isnan(a)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+        tie, half = a == b, g * 0.5
+        return (np.where(tie, half, np.where(self.loses(a, b), 0, g)),
+                np.where(tie, half, np.where(self.loses(b, a), 0, g)))
 
 
-class Minimum(Function):
-    def forward(self, a, b):
-        self.save(a, b)
-        return np.minimum(a, b)
+class Maximum(_Extremum):
+    pick, loses = np.maximum, np.less
 
-    def backward(self, g):
-        a, b = self.saved
-        wa = np.where(a == b, 0.5, (a < b) | np.isnan(a)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+
+class Minimum(_Extremum):
+    pick, loses = np.minimum, np.greater
 
 
 class Clamp(Function):
@@ -202,11 +212,11 @@ class Tanh(Function):
 
 class Relu(Function):
     def forward(self, a):
-        self.save(a > 0)
+        self.save(a <= 0)
         return np.maximum(a, 0)  # propagates NaN, as torch
 
     def backward(self, g):
-        return np.where(self.saved[0], g, 0)  # relu'(0) = 0, as torch
+        return np.where(self.saved[0], 0, g)  # torch masks where input <= 0: 0 at 0, 1 at NaN
 
 
 class Cast(Function):
@@ -217,20 +227,31 @@ class Cast(Function):
         return g  # the base casts the gradient back to the input's dtype
 
 
+def _times_alpha(a, b, alpha, op):
+    if alpha == 1:
+        return b
+    if a.data.dtype.kind != "f" and not isinstance(alpha, numbers.Integral):
+        raise RuntimeError(f"{op}: for integral input tensors, argument alpha must not be a "
+                           f"floating point number, got alpha={alpha}")
+    return mul(b, alpha)
+
+
+def _refuse_bool(t, op):
+    if t.data.dtype.kind == "b":  # as torch (NumPy would raise a TypeError of its own)
+        raise RuntimeError(f"{op}: the operator is not supported for bool tensors")
+
+
 def add(input, other, alpha=1):
     """``input + alpha * other`` with broadcasting (torch.add)."""
     a, b = binary_operands(input, other, "add")
-    if alpha != 1:
-        b = mul(b, alpha)
-    return Add.apply(a, b)
+    return Add.apply(a, _times_alpha(a, b, alpha, "add"))
 
 
 def sub(input, other, alpha=1):
     """``input - alpha * other`` with broadcasting (torch.sub)."""
     a, b = binary_operands(input, other, "sub")
-    if alpha != 1:
-        b = mul(b, alpha)
-    return Sub.apply(a, b)
+    _refuse_bool(a, "sub")
+    return Sub.apply(a, _times_alpha(a, b, alpha, "sub"))
 
 
 def mul(input, other):
@@ -242,28 +263,41 @@ def div(input, other):
     """Elementwise true division with broadcasting (torch.div)."""
     a, b = binary_operands(input, other, "div")
     if a.data.dtype.kind != "f":  # true division of integers gives the default float dtype
-        a = Tensor._from_op(a.data.astype(np.float32), None)
-        b = Tensor._from_op(b.data.astype(np.float32), None)
+        a, b = _default_float(a), _default_float(b)
     return Div.apply(a, b)
 
 
 def neg(input):
     """``-input`` (torch.neg)."""
-    return Neg.apply(check_tensor(input, "neg"))
+    _refuse_bool(check_tensor(input, "neg"), "neg")
+    return Neg.apply(input)
 
 
 def pow(input, exponent):
     """``input ** exponent`` for a scalar or tensor exponent, or a scalar base (torch.pow)."""
     if isinstance(input, Tensor) and isinstance(exponent, numbers.Real) and not isinstance(
-            exponent, bool):
+            exponent, (bool, np.bool_)):
+        exponent = exponent.item() if isinstance(exponent, np.generic) else exponent
+        if input.data.dtype.kind != "f":
+            if not isinstance(exponent, numbers.Integral):
+                input = _default_float(input)
+            elif exponent < 0:
+                raise RuntimeError(f"pow: integers to negative integer powers are not allowed "
+                                   f"(exponent {exponent} with dtype {input.data.dtype})")
         return PowScalar.apply(input, exponent=exponent)
     a, b = binary_operands(input, exponent, "pow")
     return Pow.apply(a, b)
 
 
+def _default_float(input):
+    """An integer or bool ``input`` as float32, as torch's float-valued ops take it."""
+    return Tensor._from_op(input.data.astype(np.float32), None)
+
+
 def _unary(cls, op):
     def fn(input):
-        return cls.apply(check_float(input, op))
+        check_tensor(input, op)
+        return cls.apply(input if input.data.dtype.kind == "f" else _default_float(input))
     fn.__name__ = fn.__qualname__ = op
     return fn
 
@@ -278,8 +312,11 @@ sigmoid = _unary(Sigmoid, "sigmoid")
 sigmoid.__doc__ = "Elementwise 1 / (1 + exp(-input)), computed without overflow (torch.sigmoid)."
 tanh = _unary(Tanh, "tanh")
 tanh.__doc__ = "Elementwise hyperbolic tangent (torch.tanh)."
-relu = _unary(Relu, "relu")
-relu.__doc__ = "Elementwise max(input, 0); the gradient at 0 is 0 (torch.relu)."
+
+
+def relu(input):
+    """Elementwise max(input, 0); the gradient at 0 is 0 (torch.relu)."""
+    return Relu.apply(check_tensor(input, "relu"))
 
 
 def abs(input):
@@ -309,6 +346,9 @@ def clamp(input, min=None, max=None):
     for name, v in (("min", min), ("max", max)):
         if v is not None and not isinstance(v, numbers.Real):
             raise TypeError(f"clamp: argument '{name}' must be a number, not {type(v).__name__}")
+    if input.data.dtype.kind != "f" and any(
+            v is not None and not isinstance(v, numbers.Integral) for v in (min, max)):
+        input = _default_float(input)  # an integer tensor clamped to a float bound is float32
     return Clamp.apply(input, min=min, max=max)
 
 
@@ -329,7 +369,8 @@ def _comparison(ufunc, op):
         a, b = binary_operands(input, other, op)
         return Tensor._from_op(ufunc(a.data, b.data), None)
     fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = f"Elementwise ``{op}`` comparison as a bool tensor, not differentiable (torch.{op})."
+    fn.__doc__ = (f"Elementwise ``{op}`` comparison as a bool tensor, not differentiable "
+                  f"(torch.{op}).")
     return fn
 
 

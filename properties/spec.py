@@ -1,0 +1,106 @@
+"""OpSpec: everything the harness knows about one public op, and the registry of them.
+
+A spec says how each backend computes the op (the subject and torch by public name, resolved
+at call time; jax by a function of its own), how Hypothesis draws inputs for it, which inputs
+are differentiable, how much rounding it accumulates, where it is not smooth and how the
+strategy keeps away, which bad inputs must raise, and which shapes to benchmark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable  # noqa: UP035
+
+import numpy as np
+
+
+@dataclass
+class Example:
+    """One drawn input: positional ``args`` (float64 arrays for float inputs, int64 arrays for
+    indices, or plain Python values) and keyword ``kwargs`` (plain Python values)."""
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+    def cast(self, dtype, diff):
+        """The example with its differentiable float arrays in ``dtype``."""
+        args = tuple(a.astype(dtype) if i in diff else a for i, a in enumerate(self.args))
+        return Example(args, dict(self.kwargs))
+
+
+@dataclass
+class BadInput:
+    """A call torch rejects: ``make()`` returns an Example; the subject must raise one of
+    ``raises`` with a message mentioning ``mentions`` (the op's name by default)."""
+
+    description: str
+    make: Callable[[], Example]
+    raises: tuple
+    mentions: tuple = ()
+
+
+@dataclass
+class OpSpec:
+    name: str  # public name on the subject, e.g. "add", "nn.functional.softmax", "Tensor.__getitem__"
+    family: str
+    variant: str = ""  # tells apart specs of one public name (e.g. pow's scalar and tensor forms)
+    examples: Any = None  # Hypothesis strategy of Example
+    jax: Callable = None  # (J, *args, **kwargs) -> output, J a namespace with jnp, lax, nn, jax
+    diff: tuple = (0,)  # indices of the differentiable (float) arguments
+    torch_name: str | None = None  # when torch spells it otherwise
+    call: Callable | None = None  # (fn, *args, **kwargs) -> output, when not fn(*args, **kwargs)
+    accumulation: Callable[[Example], int] = lambda ex: 1  # terms summed per output element
+    tolerance_factor: float = 4.0  # subject error may be this many times the oracles' own
+    nonsmooth: str = ""  # where the op is not smooth, and how the strategy keeps away
+    convention: str = "torch"  # whose answer impl follows where torch and jax disagree
+    bad_inputs: list = field(default_factory=list)
+    bench_shapes: list = field(default_factory=list)
+    fd: bool = True  # run the finite-difference checks (off for examples at non-smooth points)
+    layouts: bool = True  # run the memory-layout check (needs array inputs)
+    exact_layouts: bool = True  # layouts must match the contiguous run bit for bit
+    alias: bool = False  # also call with one tensor passed as both differentiable inputs
+    xfail: dict = field(default_factory=dict)  # (check, oracle) -> reason
+
+    @property
+    def short(self):
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def id(self):
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+
+REGISTRY: dict[str, OpSpec] = {}
+
+
+def register(*specs):
+    for spec in specs:
+        if spec.id in REGISTRY:
+            raise ValueError(f"OpSpec {spec.id!r} registered twice")
+        REGISTRY[spec.id] = spec
+
+
+def load_registry():
+    """Import every module of :mod:`properties.specs` (each registers its family) once."""
+    import properties.specs as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"properties.specs.{mod.name}")
+    return REGISTRY
+
+
+def resolve(lib, name, args=()):
+    """The callable named ``name`` on ``lib`` (dotted path), or a bound method of ``args[0]`` for
+    ``Tensor.<method>``; raises AttributeError when the library lacks it."""
+    if name.startswith("Tensor."):
+        return getattr(args[0], name.split(".", 1)[1])
+    obj = lib
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def prod(shape):
+    return int(np.prod(shape, dtype=np.int64))
