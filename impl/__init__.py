@@ -19,6 +19,7 @@ from impl.ops.elementwise import (
     relu, sigmoid, sqrt, sub, tanh,
 )
 from impl.ops.linalg import *  # noqa: F403
+from impl.ops.nn import *  # noqa: F403
 from impl.ops.reduction import *  # noqa: F403
 from impl.ops.shape import *  # noqa: F403
 from impl.tensor import Tensor

@@ -183,7 +183,7 @@ class Tensor:
         return bool(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")

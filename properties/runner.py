@@ -183,6 +183,30 @@ class Run:
         return rows
 
 
+def expected_keys(spec, run_):
+    """The row keys a run of ``spec`` can produce (some only when a drawn example allows, such
+    as the full Jacobian of small inputs or a layout that needs two dimensions)."""
+    from properties.strategies import LAYOUTS
+
+    keys = []
+    for dtype in run_.dtypes:
+        for oracle in run_.oracles:
+            keys.append((spec.id, "forward", oracle, dtype, "contiguous"))
+            if spec.diff:
+                keys.append((spec.id, "vjp", oracle, dtype, "contiguous"))
+        keys.append((spec.id, "dtype", "-", dtype, "contiguous"))
+        if run_.fd and spec.fd and spec.diff and dtype == "float64":
+            keys += [(spec.id, "fd", "fd", dtype, "contiguous"),
+                     (spec.id, "jacobian", "fd", dtype, "contiguous")]
+        if spec.layouts:
+            keys += [(spec.id, "layout", "self", dtype, layout) for layout in LAYOUTS]
+        if spec.alias and "torch" in run_.oracles:
+            keys.append((spec.id, "alias", "torch", dtype, "contiguous"))
+    if "torch" in run_.oracles:
+        keys += [(spec.id, "bad_input", "torch", "-", b.description) for b in spec.bad_inputs]
+    return keys
+
+
 def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci", **kw):
     names = [o for o in oracles if o != "fd"]
     return Run(load_subject(subject), {n: backend(n) for n in names}, PROFILES[profile],

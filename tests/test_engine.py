@@ -560,7 +560,10 @@ def test_numpy_shares_memory_and_refuses_tensors_requiring_grad():
     with pytest.raises(RuntimeError, match="detach"):
         torch.ones(2, requires_grad=True).numpy()
     assert x.detach().numpy().tolist() == [1.0, 1.0]
-    assert np.asarray(impl.ones(2)).dtype == np.float32
+    t = impl.ones(2)
+    assert np.shares_memory(np.asarray(t), t.data) and np.asarray(t).dtype == np.float32
+    assert not np.shares_memory(np.array(t), t.data)
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
 
 
 @pytest.mark.parametrize("make", [

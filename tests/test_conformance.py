@@ -1,0 +1,47 @@
+"""The conformance suite as pytest: one test per (op, check, oracle, dtype, layout) row.
+
+Each spec runs once (all its checks over the drawn examples) the first time one of its rows is
+asked for; the rows are then read from that run. The Hypothesis profile comes from
+TENSHELL_PROFILE (default ``quick``; ``nox -s conformance`` runs the ``ci`` profile through the
+CLI). Run just these with ``pytest -m conformance``.
+"""
+
+import functools
+import os
+
+import pytest
+
+from properties import runner
+
+pytestmark = pytest.mark.conformance
+
+RUN = runner.make_run("impl", profile=os.environ.get("TENSHELL_PROFILE", "quick"))
+SPECS = {s.id: s for s in runner.select()}
+KEYS = [key for spec in SPECS.values() for key in runner.expected_keys(spec, RUN)]
+
+
+@functools.lru_cache(maxsize=None)
+def rows_of(spec_id):
+    return {(r.op, r.check, r.oracle, r.dtype, r.layout): r
+            for r in RUN.spec_rows(SPECS[spec_id])}
+
+
+@pytest.mark.parametrize("key", KEYS, ids=["-".join(k) for k in KEYS])
+def test_row(key):
+    row = rows_of(key[0]).get(key)
+    if row is None:
+        pytest.skip("no drawn example exercised this row")
+    if row.status == "unsupported":
+        pytest.skip(f"unsupported: {row.detail}")
+    if row.status == "xfail":
+        pytest.xfail(row.detail)
+    assert row.status in ("pass", "oracle-disagree"), (
+        f"{row.status}: {row.detail} (error {row.error:.3g}, tolerance {row.tolerance:.3g}) "
+        f"{row.repro}")
+
+
+def test_xfails_match_rows():
+    """An xfail entry that names no row is an error of the spec (the runner adds a failing row)."""
+    for spec_id in SPECS:
+        for row in rows_of(spec_id).values():
+            assert "matches no row" not in row.detail, row.detail

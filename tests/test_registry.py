@@ -1,0 +1,45 @@
+"""The registry and impl's public API stay in step: every differentiable public op has an
+OpSpec, and every OpSpec names something in impl."""
+
+import inspect
+
+import impl
+import impl.nn.functional as F
+from properties.spec import load_registry, resolve
+
+# Public callables that compute nothing differentiable: constructors, dtype and mode helpers,
+# comparisons and index-valued ops.
+NOT_DIFFERENTIABLE = {
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
+    "arange", "randn", "rand", "randint", "randperm", "manual_seed", "Generator", "no_grad",
+    "enable_grad", "is_grad_enabled", "Tensor", "eq", "ne", "lt", "le", "gt", "ge", "argmax",
+    "argmin",
+}
+
+
+def _public_ops():
+    names = set()
+    for prefix, module in (("", impl), ("nn.functional.", F)):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or inspect.ismodule(obj) or not callable(obj):
+                continue
+            if inspect.isclass(obj) or name in NOT_DIFFERENTIABLE:
+                continue
+            if prefix and getattr(obj, "__module__", "").startswith("typing"):
+                continue
+            names.add(prefix + name)
+    return names
+
+
+def test_every_public_op_has_a_spec():
+    specced = {spec.name for spec in load_registry().values()}
+    missing = sorted(_public_ops() - specced)
+    assert not missing, f"public impl ops without an OpSpec: {missing}"
+
+
+def test_every_spec_names_an_impl_op():
+    for spec in load_registry().values():
+        if spec.name.startswith("Tensor."):
+            assert hasattr(impl.Tensor, spec.name.split(".", 1)[1]), spec.name
+        else:
+            resolve(impl, spec.name)  # raises AttributeError naming the missing op
