@@ -1,4 +1,4 @@
-"""nox sessions: tests (default), lint, build, bench.
+"""nox sessions: tests (default), conformance, lint, build, bench.
 
 Every session installs with pip into a virtualenv under the pins of constraints.txt (torch's CPU
 build, jax, numpy), so a fresh machine runs exactly what CI runs.
@@ -59,3 +59,10 @@ def bench(session):
     """Time impl against torch (`tenshell bench`); reports in reports/out/bench.{json,md}."""
     session.install(*CONSTRAINTS, ".[harness]")
     session.run("tenshell", "bench", *session.posargs)
+
+
+@nox.session
+def conformance(session):
+    """The conformance suite on impl (`tenshell conform`, ci profile); reports in reports/out/."""
+    session.install(*CONSTRAINTS, ".[harness]")
+    session.run("tenshell", "conform", "--profile", "ci", "--out", "reports/out", *session.posargs)

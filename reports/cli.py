@@ -39,9 +39,14 @@ def _conform(args):
     from properties.checks import check_example
     from reports import conformance
 
-    run = runner.make_run(args.subject, tuple(args.oracles.split(",")), args.profile,
-                          seed=args.seed, dtypes=tuple(args.dtypes.split(",")),
-                          out_dir=args.out)
+    try:
+        run = runner.make_run(args.subject, tuple(args.oracles.split(",")), args.profile,
+                              seed=args.seed, dtypes=tuple(args.dtypes.split(",")),
+                              out_dir=args.out)
+        specs = runner.select(args.ops)
+    except (ImportError, AttributeError, KeyError, ValueError) as exc:
+        print(f"tenshell conform: {exc}", file=sys.stderr)
+        return 2
     if args.repro:
         spec_id, dtype, example, seed = runner.load_failure(args.repro)
         (spec,) = [s for s in runner.select() if s.id == spec_id]
@@ -53,7 +58,6 @@ def _conform(args):
             print(f"{o.status:16} {o.check:9} {o.oracle:6} {o.dtype:8} {o.layout:16} "
                   f"error {o.error:.3g} tolerance {o.tolerance:.3g} {o.detail}")
         return 1 if any(o.status == "fail" for o in outcomes) else 0
-    specs = runner.select(args.ops)
     start = time.perf_counter()
 
     def progress(i, n, spec, rows, seconds):
