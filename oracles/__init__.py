@@ -17,7 +17,6 @@ def backend(name):
             from oracles.jax_backend import JaxBackend as cls
         elif name == "impl":
             import impl
-
             from oracles.subject import ModuleSubject
 
             _CACHE[name] = ModuleSubject(impl, "impl")

@@ -32,7 +32,7 @@ class FiniteDifferences(Backend):
         """(J·u, error estimate): the derivative of the first output along ``directions``
         (one array per differentiable argument)."""
         x = [ex.args[i].astype(np.float64) for i in spec.diff]
-        h = EPS ** (1 / 3) * max(1.0, max((float(np.abs(a).max(initial=0.0)) for a in x)))
+        h = EPS ** (1 / 3) * max(1.0, max(float(np.abs(a).max(initial=0.0)) for a in x))
 
         def central(step):
             plus = self._f(spec, ex, [a + step * u for a, u in zip(x, directions)])

@@ -18,7 +18,8 @@ class TorchBackend(Backend):
 
     def _call(self, spec, example, requires_grad):
         torch = self.torch
-        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(requires_grad and i in spec.diff)
+        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(
+                    requires_grad and i in spec.diff)
                 if isinstance(a, np.ndarray) else a for i, a in enumerate(example.args)]
         try:
             fn = resolve(torch, spec.torch_name or spec.name, args)

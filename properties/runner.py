@@ -146,8 +146,8 @@ class Run:
         phases = [Phase.explicit, Phase.reuse, Phase.generate] + (
             [Phase.shrink] if profile.shrink else [])
 
-        @settings(max_examples=profile.max_examples, database=db, phases=phases, deadline=None, print_blob=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=profile.max_examples, database=db, phases=phases, deadline=None,
+                  print_blob=False, suppress_health_check=list(HealthCheck))
         @given(spec.examples, st.integers(0, 2**31 - 1))
         def body(example, seed):
             outcomes = check_example(spec, dtype, example, seed, self.subject, self.oracles,

@@ -43,7 +43,7 @@ class BadInput:
 
 @dataclass
 class OpSpec:
-    name: str  # public name on the subject, e.g. "add", "nn.functional.softmax", "Tensor.__getitem__"
+    name: str  # public name on the subject: "add", "nn.functional.softmax", "Tensor.__getitem__"
     family: str
     variant: str = ""  # tells apart specs of one public name (e.g. pow's scalar and tensor forms)
     examples: Any = None  # Hypothesis strategy of Example

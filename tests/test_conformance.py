@@ -20,7 +20,7 @@ SPECS = {s.id: s for s in runner.select()}
 KEYS = [key for spec in SPECS.values() for key in runner.expected_keys(spec, RUN)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rows_of(spec_id):
     return {(r.op, r.check, r.oracle, r.dtype, r.layout): r
             for r in RUN.spec_rows(SPECS[spec_id])}
