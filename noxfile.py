@@ -28,7 +28,7 @@ def lint(session):
 
 @nox.session
 def build(session):
-    """Build the wheel, check the compiled kernel is in it, install it in a clean venv, import it."""
+    """Build the wheel, check the kernel .so is in it, install it in a clean venv, import it."""
     import glob
     import os
     import tempfile
