@@ -22,6 +22,13 @@ def _unary(name, jax, domain="real", nonsmooth="", **kw):
     return OpSpec(name, FAMILY, examples=unary(domain), jax=jax, nonsmooth=nonsmooth, **kw)
 
 
+def _special(name, jax, diff=(0,)):
+    """NaN and ±inf among the inputs: outputs and gradients must propagate them as torch does."""
+    examples = unary("special") if len(diff) == 1 else binary("special", "special")
+    return OpSpec(name, FAMILY, "nan/inf", examples, jax, diff=diff, fd=False,
+                  nonsmooth="NaN/inf propagation: no finite differences")
+
+
 @st.composite
 def _pow_scalar(draw):
     exponent = draw(st.sampled_from([0, 1, 2, 3, -1, -2, 0.5, 2.5, -1.5]))
@@ -100,6 +107,15 @@ register(
            nonsmooth="kinks at min and max: values kept 0.05 away",
            bad_inputs=[BadInput("neither min nor max", lambda: Example((np.ones(2),)),
                                 (RuntimeError,))]),
+    _special("add", lambda J, a, b: J.jnp.add(a, b), diff=(0, 1)),
+    _special("mul", lambda J, a, b: J.jnp.multiply(a, b), diff=(0, 1)),
+    _special("maximum", lambda J, a, b: J.jnp.maximum(a, b), diff=(0, 1)),
+    _special("exp", lambda J, x: J.jnp.exp(x)),
+    _special("log", lambda J, x: J.jnp.log(x)),
+    _special("sqrt", lambda J, x: J.jnp.sqrt(x)),
+    _special("relu", lambda J, x: J.nn.relu(x)),
+    _special("sigmoid", lambda J, x: J.nn.sigmoid(x)),
+    _special("tanh", lambda J, x: J.jnp.tanh(x)),
     OpSpec("clamp", FAMILY, "at bounds", _clamp(at_bounds=True), _jax_clamp, fd=False,
            nonsmooth="about the rule at the bounds: torch passes the gradient where "
                      "min <= x <= max; jax's clip splits it in half at a bound"),

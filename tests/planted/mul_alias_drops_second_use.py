@@ -1,0 +1,22 @@
+"""mul: when both operands are the same tensor (``x * x``) the node keeps one gradient per
+distinct parent, dropping the second use's contribution (gives x instead of 2x)."""
+
+import impl
+from impl.ops.elementwise import Mul
+from tests.planted._base import plant, substitute
+
+KIND = "gradient of a tensor used twice not accumulated"
+AFFECTS = ("mul",)
+EXPECT_CHECK = "alias"
+DTYPES = ("float64",)
+
+
+class MulDedupParents(Mul):
+    def input_grads(self, grad):
+        grads = super().input_grads(grad)
+        if self.parents[0] is self.parents[1]:
+            grads[1] = None
+        return grads
+
+
+plant(globals(), {"mul": substitute(impl.mul, Mul, MulDedupParents)})

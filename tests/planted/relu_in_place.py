@@ -1,0 +1,30 @@
+"""relu: the forward zeroes the negative entries of its input array in place (``out=a``) instead
+of writing a new array, modifying the caller's tensor."""
+
+import numpy as np
+
+import impl
+from impl.ops.elementwise import Relu
+from tests.planted._base import plant, substitute
+
+KIND = "input mutated in place"
+AFFECTS = ("relu",)
+EXPECT_CHECK = "layout"
+EXPECT_DETAIL = "modified in place"
+HARNESS_GAP = (
+    "the subject's first (contiguous) run gets the example's own arrays (from_numpy shares "
+    "memory) and nothing compares them before and after it; the layout check snapshots each "
+    "view's buffer only after that run, when an idempotent in-place write (relu, clamp, "
+    "x -= x.max()) has already happened and changes nothing more. The bug only shows "
+    "indirectly: fd differentiates at the mutated point, and the write raises on the "
+    "read-only broadcast view")
+DTYPES = ("float64",)
+
+
+class ReluInPlace(Relu):
+    def forward(self, a):
+        self.save(a <= 0)
+        return np.maximum(a, 0, out=a)
+
+
+plant(globals(), {"relu": substitute(impl.relu, Relu, ReluInPlace)})
