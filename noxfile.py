@@ -36,8 +36,8 @@ def build(session):
 
 @nox.session
 def bench(session):
-    """Time impl against torch (`tenshell bench`); reports in reports/out/bench.{json,md}."""
-    session.install(*CONSTRAINTS, ".[harness]")
+    """Time impl against torch, JAX and MyGrad (`tenshell bench`); reports/out/bench.{json,md}."""
+    session.install(*CONSTRAINTS, ".[bench]")
     session.run("tenshell", "bench", *session.posargs)
 
 

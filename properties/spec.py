@@ -56,7 +56,9 @@ class OpSpec:
     nonsmooth: str = ""  # where the op is not smooth, and how the strategy keeps away
     convention: str = "torch"  # whose answer impl follows where torch and jax disagree
     bad_inputs: list = field(default_factory=list)
-    bench_shapes: list = field(default_factory=list)
+    bench_shapes: list = field(default_factory=list)  # (label, () -> Example) to time
+    bench_target: float = 1.5  # the largest acceptable subject/torch time ratio
+    mygrad: Callable | None = None  # (mg, *args, **kwargs) -> output, to time MyGrad too
     fd: bool = True  # run the finite-difference checks (off for examples at non-smooth points)
     layouts: bool = True  # run the memory-layout check (needs array inputs)
     exact_layouts: bool = True  # layouts must match the contiguous run bit for bit

@@ -1,8 +1,11 @@
-"""Timing benchmarks: the subject against torch in one run, as ratios, with equal thread counts.
+"""Timing benchmarks: the subject against torch, JAX and MyGrad in one run, as ratios.
 
-Each benchmark is written once against the torch-shaped API and run on every library that has
-it (``impl`` and ``torch`` are namespaces with the same names), so the two time the same work.
-Repeats of the libraries are interleaved, so that drift in the machine's speed hits both alike.
+Op benchmarks come from the registry: every OpSpec with ``bench_shapes`` is timed forward +
+backward (a fixed random cotangent) on each library — torch eagerly, JAX as one jit-compiled
+function (compile time excluded), MyGrad where the spec says how to call it. Inputs are built
+once per library, so only the op and its backward are timed. One more benchmark times the
+engine itself: 1,000 tiny elementwise ops. Thread counts are equal (torch's intra-op threads and
+the BLAS pool), and the libraries' repeats are interleaved so drift hits all alike.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class Benchmark:
     name: str
     description: str
-    setup: callable  # (lib, F) -> a zero-argument callable doing one timed unit of work
+    setups: dict  # library -> () -> zero-argument callable doing one timed unit of work
     target: float  # the largest acceptable subject/torch time ratio
 
 
@@ -30,26 +35,100 @@ class Result:
     description: str
     target: float
     seconds: dict = field(default_factory=dict)  # library -> median seconds per call
-    ratio: float | None = None
+    ratios: dict = field(default_factory=dict)  # library -> subject seconds / library seconds
     meets_target: bool | None = None
 
 
-def _linear_fwd_bwd(lib, F):
-    g = lib.Generator().manual_seed(0)
-    x = lib.randn(256, 1024, generator=g, requires_grad=True)
-    w = lib.randn(1024, 1024, generator=g, requires_grad=True)
-    b = lib.randn(1024, generator=g, requires_grad=True)
-    cot = lib.randn(256, 1024, generator=g)
+# -- op benchmarks from the registry ----------------------------------------------------------
+
+
+def _torch_like(lib, spec, ex, cot):
+    """forward+backward of ``spec`` on a torch-shaped library (impl, torch, a subject module)."""
+    from properties.spec import resolve
+
+    make = getattr(lib, "from_numpy")
+    args = [make(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in ex.args]
+    for i in spec.diff:
+        args[i].requires_grad_(True)
+    name = spec.torch_name if lib.__name__ == "torch" and spec.torch_name else spec.name
+    fn = resolve(lib, name, args)
+    call = spec.call or (lambda f, *a, **k: f(*a, **k))
+    g = make(cot)
+    leaves = [args[i] for i in spec.diff]
 
     def run():
-        x.grad = w.grad = b.grad = None
-        F.linear(x, w, b).backward(cot)
+        for t in leaves:
+            t.grad = None
+        out = call(fn, *args, **ex.kwargs)
+        (out[0] if isinstance(out, (tuple, list)) else out).backward(g)
     return run
 
 
-def _engine_chain(lib, F):
+def _jax(spec, ex, cot):
+    from oracles import backend
+
+    jb = backend("jax")
+    jax = jb.jax
+    args = list(ex.args)
+
+    def f(*diff):
+        a = list(args)
+        for i, d in zip(spec.diff, diff):
+            a[i] = d
+        out = spec.jax(jb.J, *a, **ex.kwargs)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    step = jax.jit(lambda *d: jax.vjp(f, *d)[1](cot))
+    diff = [jax.device_put(args[i]) for i in spec.diff]
+    step(*diff)  # compile outside the timing
+
+    def run():
+        jax.block_until_ready(step(*diff))
+    return run
+
+
+def _mygrad(spec, ex, cot):
+    import mygrad as mg
+
+    args = [mg.tensor(a) if i in spec.diff else a for i, a in enumerate(ex.args)]
+
+    def run():
+        out = spec.mygrad(mg, *args, **ex.kwargs)
+        out.backward(cot)
+        for i in spec.diff:
+            args[i].null_grad()
+    return run
+
+
+def op_benchmarks(specs, subject_module):
+    benches = []
+    for spec in specs:
+        for label, make in spec.bench_shapes:
+            ex = make().cast(np.float32, spec.diff)
+            from oracles import backend
+
+            out = backend("torch").forward(spec, ex)[0]
+            cot = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
+            setups = {
+                "subject": lambda s=spec, e=ex, c=cot: _torch_like(subject_module, s, e, c),
+                "torch": lambda s=spec, e=ex, c=cot: _torch_like(importlib.import_module(
+                    "torch"), s, e, c),
+                "jax": lambda s=spec, e=ex, c=cot: _jax(s, e, c),
+            }
+            if spec.mygrad is not None:
+                setups["mygrad"] = lambda s=spec, e=ex, c=cot: _mygrad(s, e, c)
+            benches.append(Benchmark(f"{spec.id} {label}", f"{spec.id} forward+backward, "
+                                     f"{label}, float32", setups, spec.bench_target))
+    return benches
+
+
+# -- the engine's own overhead ----------------------------------------------------------------
+
+
+def _engine_chain(lib):
     # 1,000 small elementwise ops: measures per-op graph overhead, not arithmetic.
-    x = lib.randn(16, generator=lib.Generator().manual_seed(0), requires_grad=True)
+    x = lib.from_numpy(np.random.default_rng(0).standard_normal(16).astype(np.float32))
+    x.requires_grad_(True)
     cot = lib.ones(16)
 
     def run():
@@ -61,21 +140,19 @@ def _engine_chain(lib, F):
     return run
 
 
-BENCHMARKS = {b.name: b for b in [
-    Benchmark("linear_fwd_bwd", "F.linear forward+backward, x (256, 1024), W (1024, 1024), float32",
-              _linear_fwd_bwd, 1.2),
-    Benchmark("engine_chain_1000", "1,000 elementwise ops on 16-element tensors, forward+backward",
-              _engine_chain, 3.0),
-]}
+def engine_benchmark(subject_module):
+    torch = importlib.import_module("torch")
+    return Benchmark("engine_chain_1000",
+                     "1,000 elementwise ops on 16-element tensors, forward+backward",
+                     {"subject": lambda: _engine_chain(subject_module),
+                      "torch": lambda: _engine_chain(torch)}, 3.0)
 
 
-def _library(name):
-    lib = importlib.import_module(name)
-    return lib, importlib.import_module(f"{name}.nn.functional")
+# -- running ----------------------------------------------------------------------------------
 
 
 def set_threads(n):
-    """Give torch and NumPy's BLAS the same thread count; returns what was set, for the report."""
+    """Give torch, JAX's host and NumPy's BLAS the same thread count; return what was set."""
     import torch
 
     torch.set_num_threads(n)
@@ -100,35 +177,60 @@ def _time_per_call(fn, min_seconds=0.05):
         n *= 2
 
 
-def run(names=None, subject="impl", repeats=7, threads=None, progress=print):
-    """Run the named benchmarks (all by default); return the results and the run's metadata."""
+def all_benchmarks(subject_module):
+    from properties.spec import load_registry
+
+    return [engine_benchmark(subject_module)] + op_benchmarks(
+        [s for s in load_registry().values() if s.bench_shapes], subject_module)
+
+
+def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch", "jax", "mygrad"),
+        progress=print):
+    """Run the benchmarks whose names contain one of ``names`` (all by default)."""
     threads = threads or os.cpu_count()
     meta = {"threads": set_threads(threads), "python": platform.python_version(),
             "machine": platform.machine(), "cpus": os.cpu_count(), "subject": subject}
-    libs = {name: _library(name) for name in (subject, "torch")}
+    module = importlib.import_module(subject)
+    chosen = [b for b in all_benchmarks(module)
+              if not names or any(n in b.name for n in names)]
+    if names and not chosen:
+        raise SystemExit(f"tenshell bench: no benchmark matches {', '.join(names)}")
     results = []
-    for bname in names or BENCHMARKS:
-        if bname not in BENCHMARKS:
-            raise SystemExit(f"tenshell bench: unknown benchmark {bname!r}; "
-                             f"choose from {', '.join(BENCHMARKS)}")
-        bench = BENCHMARKS[bname]
-        fns = {name: bench.setup(lib, F) for name, (lib, F) in libs.items()}
+    for bench in chosen:
+        fns = {}
+        for lib, setup in bench.setups.items():
+            if lib == "subject" or lib in libraries:
+                try:
+                    fns[lib] = setup()
+                except ImportError as exc:
+                    progress(f"{bench.name}: {lib} skipped ({exc})")
         for fn in fns.values():
             fn()  # warm up
-        samples = {name: [] for name in fns}
+        samples = {lib: [] for lib in fns}
         for _ in range(repeats):
-            for name, fn in fns.items():
-                samples[name].append(_time_per_call(fn))
+            for lib, fn in fns.items():
+                samples[lib].append(_time_per_call(fn))
         res = Result(bench.name, bench.description, bench.target,
-                     {name: statistics.median(s) for name, s in samples.items()})
-        res.ratio = res.seconds[subject] / res.seconds["torch"]
-        res.meets_target = res.ratio <= bench.target
-        progress(f"{bench.name}: {subject} {res.seconds[subject] * 1e3:.3f} ms, torch "
-                 f"{res.seconds['torch'] * 1e3:.3f} ms, ratio {res.ratio:.2f} "
-                 f"(target <= {bench.target})")
+                     {lib: statistics.median(s) for lib, s in samples.items()})
+        res.ratios = {lib: res.seconds["subject"] / s for lib, s in res.seconds.items()
+                      if lib != "subject"}
+        res.meets_target = res.ratios["torch"] <= bench.target
+        progress(f"{bench.name}: {subject} {res.seconds['subject'] * 1e3:.3f} ms; " + ", ".join(
+            f"{lib} {s * 1e3:.3f} ms (ratio {res.ratios[lib]:.2f})"
+            for lib, s in res.seconds.items() if lib != "subject")
+            + f"; target vs torch <= {bench.target}")
         results.append(res)
-    meta["versions"] = {name: getattr(lib, "__version__", "?") for name, (lib, _) in libs.items()}
+    meta["versions"] = {lib: _version(lib) for lib in ("numpy", "torch", "jax", "mygrad")}
     return results, meta
+
+
+def _version(dist):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
 
 
 def write(results, meta, out_dir):
@@ -136,14 +238,18 @@ def write(results, meta, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "bench.json"), "w") as f:
         json.dump({"meta": meta, "results": [asdict(r) for r in results]}, f, indent=2)
+    libs = [lib for lib in ("torch", "jax", "mygrad") if any(lib in r.seconds for r in results)]
     subject = meta["subject"]
-    lines = [f"# Benchmarks: {subject} vs torch", "",
-             f"threads: {meta['threads']}; versions: {meta['versions']}", "",
-             f"| benchmark | {subject} ms | torch ms | ratio | target | ok |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [f"# Benchmarks: {subject} against {', '.join(libs)}", "",
+             f"threads: {meta['threads']}; versions: {meta['versions']}. Ratios are "
+             f"{subject}'s time over the other library's (below 1: {subject} is faster).", "",
+             f"| benchmark | {subject} ms | " + " | ".join(f"{lib} ms | ratio" for lib in libs)
+             + " | target vs torch | ok |",
+             "|---|---:|" + "---:|---:|" * len(libs) + "---:|---|"]
     for r in results:
-        lines.append(f"| {r.name} | {r.seconds[subject] * 1e3:.3f} | "
-                     f"{r.seconds['torch'] * 1e3:.3f} | {r.ratio:.2f} | {r.target} | "
-                     f"{'yes' if r.meets_target else 'NO'} |")
+        cells = [f"{r.seconds[lib] * 1e3:.3f} | {r.ratios[lib]:.2f}" if lib in r.seconds
+                 else " | " for lib in libs]
+        lines.append(f"| {r.name} | {r.seconds['subject'] * 1e3:.3f} | " + " | ".join(cells)
+                     + f" | {r.target} | {'yes' if r.meets_target else 'NO'} |")
     with open(os.path.join(out_dir, "bench.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -20,7 +20,8 @@ def _bench(args):
     from reports import bench
 
     results, meta = bench.run(args.only.split(",") if args.only else None, subject=args.subject,
-                              repeats=args.repeats, threads=args.threads)
+                              repeats=args.repeats, threads=args.threads,
+                              libraries=tuple(args.libraries.split(",")))
     bench.write(results, meta, args.out)
     print(f"wrote {args.out}/bench.json and {args.out}/bench.md")
     missed = [r.name for r in results if not r.meets_target]
@@ -106,10 +107,13 @@ def build_parser():
     c.add_argument("--out", default="reports/out", help="output folder (default: reports/out)")
     c.add_argument("--repro", metavar="NPZ", help="rerun one saved failing example")
     c.set_defaults(func=_conform)
-    b = sub.add_parser("bench", help="time the subject against torch; write bench.json/.md")
-    b.add_argument("--only", help="comma-separated benchmark names (default: all)")
+    b = sub.add_parser("bench", help="time the subject against torch, jax and MyGrad; write "
+                                     "bench.json/.md")
+    b.add_argument("--only", help="comma-separated parts of benchmark names (default: all)")
     b.add_argument("--subject", default="impl", help="library module to time (default: impl)")
-    b.add_argument("--repeats", type=int, default=7, help="interleaved repeats (default: 7)")
+    b.add_argument("--libraries", default="torch,jax,mygrad",
+                   help="libraries to compare with (default: torch,jax,mygrad; torch always)")
+    b.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
     b.add_argument("--threads", type=int, help="threads for torch and BLAS (default: all cores)")
     b.add_argument("--out", default="reports/out", help="output folder (default: reports/out)")
     b.add_argument("--check", action="store_true", help="exit 1 when a ratio misses its target")

@@ -57,5 +57,6 @@ def test_bench_writes_ratios(tmp_path):
     assert out.returncode == 0, out.stderr
     (result,) = json.loads((tmp_path / "bench.json").read_text())["results"]
     assert result["name"] == "engine_chain_1000"
-    assert result["seconds"]["impl"] > 0 and result["seconds"]["torch"] > 0
-    assert result["ratio"] == pytest.approx(result["seconds"]["impl"] / result["seconds"]["torch"])
+    assert result["seconds"]["subject"] > 0 and result["seconds"]["torch"] > 0
+    assert result["ratios"]["torch"] == pytest.approx(
+        result["seconds"]["subject"] / result["seconds"]["torch"])
