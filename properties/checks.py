@@ -66,6 +66,11 @@ def _run(backend, spec, example, cot):
 
 def check_example(spec, dtype, example, seed, subject, oracles, layouts=LAYOUTS, fd=True):
     """Every example-level check of ``spec`` on ``example`` in ``dtype``; a list of Outcomes."""
+    with np.errstate(all="ignore"):  # IEEE specials are the data here, not a warning
+        return _check_example(spec, dtype, example, seed, subject, oracles, layouts, fd)
+
+
+def _check_example(spec, dtype, example, seed, subject, oracles, layouts, fd):
     out = _Outcomes()
     dtype = np.dtype(dtype)
     ex = example.cast(dtype, spec.diff)
@@ -89,19 +94,31 @@ def check_example(spec, dtype, example, seed, subject, oracles, layouts=LAYOUTS,
                          _run(backend, spec, ex64, cot.astype(FLOAT64)))
         except Unsupported:
             continue
+    # The subject gets copies, compared with the originals afterwards: an op must not write
+    # into its inputs.
+    mine = Example(tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in ex.args),
+                   ex.kwargs)
+    stage = "forward"
     try:
-        got = _run(subject, spec, ex, cot)
+        subject.forward(spec, mine)
+        stage = "vjp"
+        got = _run(subject, spec, mine, cot)
     except Unsupported as exc:
         for check in ("forward", "vjp"):
             for name in ref:
                 out.add(spec, check, name, dtype, "contiguous", "unsupported", detail=str(exc))
         return out
-    except Exception as exc:  # the subject raised on a valid input: a failure of every row
+    except Exception as exc:  # the subject raised on a valid input
         for name in ref:
-            out.add(spec, "forward", name, dtype, "contiguous", "fail",
-                    error=np.inf, detail=f"raised {type(exc).__name__}: {exc}")
+            out.add(spec, stage, name, dtype, "contiguous", "fail", error=np.inf,
+                    detail=f"{stage} raised {type(exc).__name__}: {exc}")
         return out
     elapsed = time.perf_counter() - start
+    mutated = [f"argument {i} was modified in place" for i, (a, b) in
+               enumerate(zip(ex.args, mine.args)) if isinstance(a, np.ndarray)
+               and a.tobytes() != b.tobytes()]
+    out.add(spec, "layout", "self", dtype, "contiguous", "fail" if mutated else "pass",
+            detail="; ".join(mutated))
     _accuracy(out, spec, dtype, ex, got, ref, elapsed)
     _dtypes(out, spec, dtype, ex, got)
     if fd and spec.fd and spec.diff and dtype == FLOAT64:
@@ -140,7 +157,7 @@ def _accuracy(out, spec, dtype, ex, got, ref, elapsed):
             for name in truth:
                 err, mismatch, ok = _compare(subj[k], truth[name], allowed)
                 status = "pass" if ok else "fail"
-                detail = mismatch or ""
+                detail = mismatch or ("" if ok else f"error {err:.3g} > tolerance {allowed:.3g}")
                 if disagree:
                     conv_ok = _compare(subj[k], truth[spec.convention], allowed)[2] \
                         if spec.convention in truth else ok
@@ -189,6 +206,12 @@ def _finite_differences(out, spec, ex, got, cot, subject, seed):
 
     fdb = FiniteDifferences(subject)
     _, grads = got
+    wrong = [f"gradient of argument {i} has shape {g.shape}, expected {ex.args[i].shape}"
+             for i, g in zip(spec.diff, grads) if g.shape != ex.args[i].shape]
+    if wrong:
+        out.add(spec, "fd", "fd", FLOAT64, "contiguous", "fail", error=np.inf,
+                detail="; ".join(wrong))
+        return
     rng = np.random.default_rng(seed + 1)
     u = [rng.standard_normal(ex.args[i].shape) for i in spec.diff]
     start = time.perf_counter()

@@ -64,14 +64,19 @@ class Row:
         self.seconds += o.seconds
         rank = {"pass": 0, "unsupported": 1, "oracle-disagree": 2, "fail": 3}
         worse = rank[o.status] > rank[self.status]
-        ratio = o.error / o.tolerance if o.tolerance else (np.inf if o.error else 0.0)
-        mine = self.error / self.tolerance if self.tolerance else (np.inf if self.error else 0.0)
+        ratio, mine = _ratio(o.error, o.tolerance), _ratio(self.error, self.tolerance)
         if worse or (rank[o.status] == rank[self.status] and ratio > mine) or self.examples == 1:
             self.error, self.tolerance, self.oracle_errors = o.error, o.tolerance, o.oracle_errors
             if o.detail or worse:
                 self.detail = o.detail
         if worse:
             self.status = o.status
+
+
+def _ratio(error, tolerance):
+    if error == 0:
+        return 0.0
+    return error / tolerance if tolerance and np.isfinite(error) else np.inf
 
 
 class _Stop(Exception):
@@ -194,7 +199,8 @@ def expected_keys(spec, run_):
             keys.append((spec.id, "forward", oracle, dtype, "contiguous"))
             if spec.diff:
                 keys.append((spec.id, "vjp", oracle, dtype, "contiguous"))
-        keys.append((spec.id, "dtype", "-", dtype, "contiguous"))
+        keys += [(spec.id, "dtype", "-", dtype, "contiguous"),
+                 (spec.id, "layout", "self", dtype, "contiguous")]
         if run_.fd and spec.fd and spec.diff and dtype == "float64":
             keys += [(spec.id, "fd", "fd", dtype, "contiguous"),
                      (spec.id, "jacobian", "fd", dtype, "contiguous")]
