@@ -46,7 +46,7 @@ def _torch_like(lib, spec, ex, cot):
     """forward+backward of ``spec`` on a torch-shaped library (impl, torch, a subject module)."""
     from properties.spec import resolve
 
-    make = getattr(lib, "from_numpy")
+    make = lib.from_numpy
     args = [make(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in ex.args]
     for i in spec.diff:
         args[i].requires_grad_(True)

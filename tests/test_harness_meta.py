@@ -2,10 +2,11 @@
 is meant to catch it, while impl passes the same ops; subjects that lack an op or a keyword are
 reported ``unsupported``, not crashed on.
 
-Each planted module declares KIND, AFFECTS (the ops to run), EXPECT_CHECK (the check that must
-fail), DTYPES (where the defect shows), optionally EXPECT_DETAIL (a phrase the failing row must
-contain) and HARNESS_GAP: a harness weakness that keeps the bug from being caught as it should
-be, which turns its test into a strict xfail until the harness is fixed.
+Each planted module declares KIND, AFFECTS (the ids of the specs to run: specs of the defective
+op whose examples can show the defect), EXPECT_CHECK (the check that must fail), DTYPES (where
+the defect shows), optionally EXPECT_DETAIL (a phrase the failing row must contain) and
+HARNESS_GAP: a harness weakness that keeps the bug from being caught as it should be, which
+turns its test into a strict xfail until the harness is fixed.
 """
 
 import importlib
@@ -31,7 +32,16 @@ from tests.planted._base import plant  # noqa: E402
 
 CATALOG = {m.name: importlib.import_module(f"{planted.__name__}.{m.name}")
            for m in pkgutil.iter_modules(planted.__path__) if not m.name.startswith("_")}
-COVERED = sorted({op for mod in CATALOG.values() for op in mod.AFFECTS})
+COVERED = {}  # the catalog's spec ids, by the dtypes its modules run them in
+for _mod in CATALOG.values():
+    COVERED.setdefault(tuple(_mod.DTYPES), set()).update(_mod.AFFECTS)
+
+
+def _specs(ids):
+    """The specs with these ids (a name alone is the id of its spec without a variant)."""
+    specs = [s for s in runner.select(ids) if s.id in ids]
+    assert {s.id for s in specs} == set(ids), f"no specs {set(ids) - {s.id for s in specs}}"
+    return specs
 
 
 def _run(subject, ops, dtypes=("float32", "float64"), seed=0):
@@ -40,7 +50,7 @@ def _run(subject, ops, dtypes=("float32", "float64"), seed=0):
     run = runner.make_run(name, profile="quick", dtypes=tuple(dtypes), seed=seed)
     if not isinstance(subject, str):
         run.subject, run.subject_name = subject, subject.name
-    return runner.run(run, runner.select(ops))
+    return runner.run(run, _specs(ops))
 
 
 def _param(name):
@@ -54,7 +64,7 @@ def test_planted_bug_is_caught(name):
     rows = _run(f"{planted.__name__}.{name}", mod.AFFECTS, mod.DTYPES)
     failed = [r for r in rows if r.status in runner.UNEXPECTED]
     assert failed, f"{name}: the harness missed the planted bug ({mod.KIND})"
-    affected = {s.id for s in runner.select(mod.AFFECTS)}
+    affected = {s.id for s in _specs(mod.AFFECTS)}
     detail = getattr(mod, "EXPECT_DETAIL", "")
     caught = [r for r in failed
               if r.op in affected and r.check == mod.EXPECT_CHECK and detail in r.detail]
@@ -72,7 +82,7 @@ def test_planted_module_differs_from_impl_in_one_affected_op(name):
     changed = [k for k, v in _public(impl).items() if k != "nn" and getattr(mod, k) is not v]
     changed += [f"nn.functional.{k}" for k, v in _public(impl.nn.functional).items()
                 if getattr(mod.nn.functional, k) is not v]
-    assert len(changed) == 1 and changed[0].rsplit(".", 1)[-1] in mod.AFFECTS, changed
+    assert len(changed) == 1 and {s.name for s in _specs(mod.AFFECTS)} == {changed[0]}, changed
     assert mod.__doc__ and mod.KIND and mod.EXPECT_CHECK and mod.DTYPES
 
 
@@ -83,7 +93,7 @@ def test_catalog_has_twelve_distinct_kinds():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_impl_passes_the_catalog_ops(seed):
-    rows = _run("impl", COVERED, seed=seed)
+    rows = [r for dtypes, ops in COVERED.items() for r in _run("impl", sorted(ops), dtypes, seed)]
     failed = [(r.op, r.check, r.oracle, r.dtype, r.layout, r.detail[:80]) for r in rows
               if r.status in runner.UNEXPECTED]
     assert rows and not failed, failed
@@ -102,16 +112,16 @@ def _clamp_without_max(input, min=None):
     return impl.clamp(input, min=min)
 
 
-@pytest.mark.parametrize("op, overrides, missing", [
-    ("exp", {}, "exp"),
-    ("clamp", {"clamp": _clamp_without_max}, None),
-])
-def test_missing_op_or_keyword_is_unsupported(op, overrides, missing):
+@pytest.mark.parametrize("op, overrides, missing, checks", [
+    ("maximum", {}, "maximum", {"forward", "vjp", "bad_input"}),
+    ("clamp", {"clamp": _clamp_without_max}, None, {"forward", "vjp"}),
+], ids=["missing op", "missing keyword"])
+def test_missing_op_or_keyword_is_unsupported(op, overrides, missing, checks):
     module = types.ModuleType(f"impl_without_{op}")
     plant(vars(module), overrides)
     if missing:
         delattr(module, missing)
     rows = _run(ModuleSubject(module), [op], ("float64",))
-    statuses = {r.status for r in rows if r.check in ("forward", "vjp")}
-    assert statuses == {"unsupported"}, sorted((r.check, r.status, r.detail) for r in rows)
+    unsupported = {r.check for r in rows if r.status == "unsupported"}
+    assert unsupported == checks, sorted((r.op, r.check, r.status, r.detail) for r in rows)
     assert not [r for r in rows if r.status in runner.UNEXPECTED]

@@ -9,8 +9,8 @@ into the planted module's own copies of the namespaces (so Tensor methods, which
 shared class, keep impl's behaviour).
 
 Each planted module also declares what the harness must find: ``KIND`` (the class of defect),
-``AFFECTS`` (the op names to run it on), ``EXPECT_CHECK`` (the check that must fail) and
-``DTYPES`` (the dtypes in which the defect shows).
+``AFFECTS`` (the ids of the specs to run), ``EXPECT_CHECK`` (the check that must fail) and
+``DTYPES`` (the dtypes in which the defect shows); see tests/test_harness_meta.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from tests.planted._base import plant
 KIND = "returns a value where torch raises"
 AFFECTS = ("clamp",)
 EXPECT_CHECK = "bad_input"
+EXPECT_DETAIL = "returned a value"
 DTYPES = ("float64",)
 
 

@@ -11,6 +11,7 @@ from tests.planted._base import plant, substitute
 KIND = "non-contiguous input read as if contiguous"
 AFFECTS = ("exp",)
 EXPECT_CHECK = "layout"
+EXPECT_DETAIL = "differs from the contiguous run"
 DTYPES = ("float64",)
 
 

@@ -8,7 +8,7 @@ from impl.ops.elementwise import Maximum
 from tests.planted._base import plant, substitute
 
 KIND = "NaN not propagated"
-AFFECTS = ("maximum",)
+AFFECTS = ("maximum[nan/inf]",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)
 

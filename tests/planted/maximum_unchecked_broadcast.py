@@ -8,6 +8,7 @@ from tests.planted._base import plant
 KIND = "missing error on mismatched shapes"
 AFFECTS = ("maximum",)
 EXPECT_CHECK = "bad_input"
+EXPECT_DETAIL = "raised ValueError"
 DTYPES = ("float64",)
 
 

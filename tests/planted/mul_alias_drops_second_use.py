@@ -8,6 +8,7 @@ from tests.planted._base import plant, substitute
 KIND = "gradient of a tensor used twice not accumulated"
 AFFECTS = ("mul",)
 EXPECT_CHECK = "alias"
+EXPECT_DETAIL = "not accumulated"
 DTYPES = ("float64",)
 
 

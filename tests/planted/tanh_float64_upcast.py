@@ -10,6 +10,7 @@ from tests.planted._base import plant, substitute
 KIND = "float32 silently computed and returned as float64"
 AFFECTS = ("tanh",)
 EXPECT_CHECK = "dtype"
+EXPECT_DETAIL = "output is float64"
 DTYPES = ("float32",)
 
 
