@@ -11,13 +11,6 @@ KIND = "input mutated in place"
 AFFECTS = ("relu",)
 EXPECT_CHECK = "layout"
 EXPECT_DETAIL = "modified in place"
-HARNESS_GAP = (
-    "the subject's first (contiguous) run gets the example's own arrays (from_numpy shares "
-    "memory) and nothing compares them before and after it; the layout check snapshots each "
-    "view's buffer only after that run, when an idempotent in-place write (relu, clamp, "
-    "x -= x.max()) has already happened and changes nothing more. The bug only shows "
-    "indirectly: fd differentiates at the mutated point, and the write raises on the "
-    "read-only broadcast view")
 DTYPES = ("float64",)
 
 
