@@ -102,7 +102,7 @@ def dims(ndim, allow_none=True, allow_tuple=True):
 @st.composite
 def unary(draw, domain="real", shape=None):
     """One array input."""
-    shape = draw(shape or shapes_with_zero(min_dims=0))
+    shape = draw(shape if shape is not None else shapes_with_zero(min_dims=0))
     return Example((values(draw(seeds), shape, domain),))
 
 

@@ -42,21 +42,25 @@ def matmul(input, other):
     right a column) and broadcast batch dims (torch.matmul, the ``@`` operator)."""
     check_tensor(input, "matmul")
     check_tensor(other, "matmul", "other")
+    return _matmul(input, other, "matmul", "other")
+
+
+def _matmul(input, other, op, name):
     if input.ndim == 0 or other.ndim == 0:
-        raise RuntimeError(f"matmul: both arguments to matmul need to be at least 1D, but they are "
+        raise RuntimeError(f"{op}: both arguments to matmul need to be at least 1D, but they are "
                            f"{input.ndim}D and {other.ndim}D")
     if input.dtype != other.dtype:
-        raise RuntimeError(f"matmul: expected both operands to have the same dtype, but got "
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, but got "
                            f"{input.dtype} and {other.dtype}")
     k = other.shape[-2] if other.ndim > 1 else other.shape[0]
     if input.shape[-1] != k:
-        raise RuntimeError(f"matmul: mat1 and mat2 shapes cannot be multiplied ({_shape(input)} "
+        raise RuntimeError(f"{op}: mat1 and mat2 shapes cannot be multiplied ({_shape(input)} "
                            f"and {_shape(other)}): size {input.shape[-1]} of the last dim of "
-                           f"'input' must equal size {k} of the contracted dim of 'other'")
+                           f"'input' must equal size {k} of the contracted dim of '{name}'")
     try:
         np.broadcast_shapes(input.shape[:-2], other.shape[:-2])
     except ValueError:
-        raise RuntimeError(f"matmul: the batch dims of 'input' {input.shape} and 'other' "
+        raise RuntimeError(f"{op}: the batch dims of 'input' {input.shape} and '{name}' "
                            f"{other.shape} (all but the last two) are not broadcastable") from None
     return Matmul.apply(input, other)
 
@@ -66,7 +70,7 @@ def mm(input, mat2):
     for name, x in (("input", input), ("mat2", mat2)):
         if check_tensor(x, "mm", name).ndim != 2:
             raise RuntimeError(f"mm: '{name}' must be a matrix (2-D), got shape {x.shape}")
-    return matmul(input, mat2)
+    return _matmul(input, mat2, "mm", "mat2")
 
 
 def bmm(input, mat2):
@@ -77,7 +81,7 @@ def bmm(input, mat2):
     if input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: batch sizes must match, got shapes {input.shape} and "
                            f"{mat2.shape}")
-    return matmul(input, mat2)
+    return _matmul(input, mat2, "bmm", "mat2")
 
 
 METHODS = {

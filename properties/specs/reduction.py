@@ -47,11 +47,14 @@ def _dim(draw, ndim, full=(None, ()), tuples=True):
 
 
 @st.composite
-def _reduction(draw, domain="real", dim=_dim, min_reduced=0, correction=False):
+def _reduction(draw, domain="real", dim=_dim, min_reduced=0, correction=False, min_dims=0,
+               tied=False):
     """One input with ``dim``/``keepdim`` drawn by ``dim(ndim)`` (none at all when ``dim`` is
     None) and var's ``correction`` if asked; when ``min_reduced`` > 0 the reduced axes are
-    resized to hold at least that many elements (more than the correction for var)."""
-    shape = list(draw(shapes_with_zero(min_dims=0)))
+    resized to hold at least that many elements (more than the correction for var). ``tied``
+    repeats the input along a reduced axis, so that every reduced slice holds each of its
+    values twice: its extreme is tied."""
+    shape = list(draw(shapes_with_zero(min_dims=min_dims)))
     kwargs = {}
     if dim is not None:
         kwargs = {"dim": draw(dim(len(shape))), "keepdim": draw(st.booleans())}
@@ -70,7 +73,10 @@ def _reduction(draw, domain="real", dim=_dim, min_reduced=0, correction=False):
         if prod([shape[a] for a in axes]) < min_reduced:
             shape[axes[0]] = min_reduced
     domain = draw(st.sampled_from(domain if isinstance(domain, tuple) else (domain,)))
-    return Example((values(draw(seeds), shape, domain),), kwargs)
+    x = values(draw(seeds), shape, domain)
+    if tied and axes:
+        x = np.concatenate([x, x], axis=draw(st.sampled_from(axes)))
+    return Example((x,), kwargs)
 
 
 @st.composite
@@ -138,6 +144,7 @@ _FIRST = ("about ties: the first extreme along dim (torch on CPU) is the index a
 
 
 _int_dim = partial(_dim, full=(), tuples=False)  # max/min along one dim
+_TIED = partial(_reduction, "ties", min_reduced=1, min_dims=1, tied=True)
 
 
 def _amax_specs(name, largest):
@@ -146,8 +153,7 @@ def _amax_specs(name, largest):
     return [
         OpSpec(name, FAMILY, examples=_reduction("unique", dim, min_reduced=1), jax=jax,
                nonsmooth=_DISTINCT, bad_inputs=[_DIM_RANGE, _REPEATED, _EMPTY_ALL, _EMPTY_DIM]),
-        OpSpec(name, FAMILY, "ties", _reduction("ties", dim, min_reduced=1), jax, fd=False,
-               nonsmooth=_EVEN),
+        OpSpec(name, FAMILY, "ties", _TIED(dim=dim), jax, fd=False, nonsmooth=_EVEN),
     ]
 
 
@@ -158,10 +164,8 @@ def _max_specs(name, largest):
                nonsmooth=_DISTINCT, bad_inputs=[_EMPTY_ALL]),
         OpSpec(name, FAMILY, "dim", _reduction("unique", _int_dim, min_reduced=1), jax,
                nonsmooth=_DISTINCT, bad_inputs=[_DIM_RANGE, _EMPTY_DIM]),
-        OpSpec(name, FAMILY, "all ties", _reduction("ties", None, min_reduced=1), jax,
-               fd=False, nonsmooth=_EVEN),
-        OpSpec(name, FAMILY, "dim ties", _reduction("ties", _int_dim, min_reduced=1), jax,
-               fd=False, nonsmooth=_FIRST),
+        OpSpec(name, FAMILY, "all ties", _TIED(dim=None), jax, fd=False, nonsmooth=_EVEN),
+        OpSpec(name, FAMILY, "dim ties", _TIED(dim=_int_dim), jax, fd=False, nonsmooth=_FIRST),
     ]
 
 
@@ -175,7 +179,8 @@ def _empty_tuple(ndim):
 
 
 def _quiet(fn, *args, **kwargs):
-    """fn(*args, **kwargs) without the warning torch gives for a variance of no elements."""
+    """fn(*args, **kwargs) without the degrees-of-freedom warning torch's var gives whenever
+    the input or the output has no elements."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args, **kwargs)
@@ -192,14 +197,16 @@ register(
                                 (RuntimeError,))]),
     OpSpec("mean", FAMILY, "empty", _empty_reduction(), _jax_mean, fd=False,
            nonsmooth="the mean of no elements is nan; the input has no elements to perturb"),
+    # 0-d inputs (correction 0 only) come in the dim=() variant
     OpSpec("var", FAMILY, examples=_reduction(_SUMS, partial(_dim, full=(None,)),
-                                              correction=True),
-           jax=_jax_var, accumulation=_reduced, exact_layouts=False,
+                                              correction=True, min_dims=1),
+           jax=_jax_var, accumulation=_reduced, exact_layouts=False, call=_quiet,
            bad_inputs=[_DIM_RANGE, _REPEATED], nonsmooth=_DOF),
     # torch 2.13's var backward for dim=() divides by 1 - correction, as if nothing were reduced,
     # while its forward reduces all dims: jax and finite differences give the true gradient.
     OpSpec("var", FAMILY, "dim=()", _reduction(_SUMS, _empty_tuple, correction=True), _jax_var,
-           accumulation=_reduced, exact_layouts=False, nonsmooth=_DOF, convention="jax"),
+           accumulation=_reduced, exact_layouts=False, nonsmooth=_DOF, convention="jax",
+           call=_quiet),
     OpSpec("var", FAMILY, "empty", _empty_reduction(), _jax_var, fd=False, call=_quiet,
            nonsmooth="the variance of no elements is nan; the input has no elements to perturb"),
     *_amax_specs("amax", True),
