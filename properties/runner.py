@@ -118,6 +118,7 @@ class Run:
     fd: bool = True
     out_dir: str | None = None
     subject_name: str = "impl"
+    config: dict | None = None  # make_run's arguments, to rebuild the run in worker processes
 
     def spec_rows(self, spec):
         """Every row of one spec: the example checks over both dtypes, and its bad inputs."""
@@ -215,8 +216,9 @@ def expected_keys(spec, run_):
 
 def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci", **kw):
     names = [o for o in oracles if o != "fd"]
+    config = {"subject": subject, "oracles": tuple(oracles), "profile": profile, **kw}
     return Run(load_subject(subject), {n: backend(n) for n in names}, PROFILES[profile],
-               fd="fd" in oracles, subject_name=subject, **kw)
+               fd="fd" in oracles, subject_name=subject, config=config, **kw)
 
 
 def select(ops=None):
@@ -234,15 +236,45 @@ def select(ops=None):
     return chosen
 
 
-def run(run_, specs, progress=None):
-    """All rows of ``specs``; ``progress(i, n, spec, rows, seconds)`` after each spec."""
+_WORKER = None
+
+
+def _start_worker(config):
+    global _WORKER
+    import torch
+
+    torch.set_num_threads(1)  # the processes share the cores; one thread each
+    _WORKER = make_run(**config)
+
+
+def _timed_rows(spec_id):
+    start = time.perf_counter()
+    return _WORKER.spec_rows(load_registry()[spec_id]), time.perf_counter() - start
+
+
+def run(run_, specs, progress=None, jobs=1):
+    """All rows of ``specs``, in order; ``progress(i, n, spec, rows, seconds)`` after each spec.
+    With ``jobs`` > 1 the specs are spread over that many worker processes."""
+    if jobs > 1 and run_.config and len(specs) > 1:
+        import multiprocessing
+
+        # spawn, not fork: torch's and XLA's thread pools do not survive a fork
+        pool = multiprocessing.get_context("spawn").Pool(jobs, _start_worker, (run_.config,))
+        with pool:
+            results = pool.imap(_timed_rows, [s.id for s in specs])
+            return _collect(specs, results, progress)
+    return _collect(specs, ((run_.spec_rows(s), 0.0) for s in specs), progress, timed=True)
+
+
+def _collect(specs, results, progress, timed=False):
     rows = []
-    for i, spec in enumerate(specs, 1):
-        start = time.perf_counter()
-        spec_rows = run_.spec_rows(spec)
+    start = time.perf_counter()
+    for i, (spec, (spec_rows, seconds)) in enumerate(zip(specs, results), 1):
+        if timed:
+            seconds, start = time.perf_counter() - start, time.perf_counter()
         rows.extend(spec_rows)
         if progress:
-            progress(i, len(specs), spec, spec_rows, time.perf_counter() - start)
+            progress(i, len(specs), spec, spec_rows, seconds)
     return rows
 
 

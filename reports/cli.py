@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -75,9 +76,10 @@ def _conform(args):
                 if r.repro:
                     print(f"        rerun: {r.repro}", flush=True)
 
-    rows = runner.as_dicts(runner.run(run, specs, progress))
+    rows = runner.as_dicts(runner.run(run, specs, progress, jobs=args.jobs))
     meta = {"subject": args.subject, "oracles": args.oracles.split(","),
             "profile": args.profile, "seed": args.seed, "dtypes": args.dtypes.split(","),
+            "jobs": args.jobs,
             "wall_seconds": time.perf_counter() - start,
             **conformance.environment(args.subject)}
     paths = conformance.write(args.out, rows, meta)
@@ -106,6 +108,8 @@ def build_parser():
     c.add_argument("--dtypes", default="float32,float64", help="default: float32,float64")
     c.add_argument("--out", default="reports/out", help="output folder (default: reports/out)")
     c.add_argument("--repro", metavar="NPZ", help="rerun one saved failing example")
+    c.add_argument("--jobs", type=int, default=os.cpu_count(),
+                   help="worker processes (default: one per core)")
     c.set_defaults(func=_conform)
     b = sub.add_parser("bench", help="time the subject against torch, jax and MyGrad; write "
                                      "bench.json/.md")
