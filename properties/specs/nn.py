@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from properties.spec import BadInput, Example, OpSpec, prod, register
-from properties.strategies import binary, seeds, shapes_with_zero, values, with_params
+from properties.strategies import binary, seeds, shapes, shapes_with_zero, values, with_params
 
 FAMILY = "nn"
 REDUCTIONS = st.sampled_from(["none", "mean", "sum"])
@@ -56,6 +56,38 @@ def _jax_reduce(loss, reduction):
 def _reduced_terms(ex, n):
     """``n`` terms per output element for 'none', else every element of the loss summed."""
     return 1 if ex.kwargs.get("reduction", "mean") == "none" else n
+
+
+def _nothing_to_average(ex):
+    """'mean' over no element (an empty input, or every class-index target ignored)."""
+    x, t = ex.args[:2]
+    if ex.kwargs.get("reduction", "mean") != "mean":
+        return False
+    if t.dtype.kind == "f":
+        return prod(np.broadcast_shapes(x.shape, t.shape)) == 0
+    return bool(np.all(t == ex.kwargs.get("ignore_index", -100)))
+
+
+def _averaging(strategy):
+    """``strategy`` without the examples that take a 'mean' of nothing: that is 0/0 = nan, where
+    finite differences say nothing (the 'mean of nothing' variants hold those examples)."""
+    return strategy.filter(lambda ex: not _nothing_to_average(ex))
+
+
+@st.composite
+def _loss_shape(draw, empty, min_dims=0, max_dims=4, class_axis=None):
+    """A loss input's shape, its class axis (if any) not empty: with ``empty`` one holding no
+    element, else any (zero-size one time in four)."""
+    if not empty:
+        return draw(shapes_with_zero(min_dims, max_dims).filter(
+            lambda sh: class_axis is None or sh[class_axis] > 0))
+    shape = draw(shapes(max(min_dims, 1), max_dims, 1, 4))
+    i = draw(st.sampled_from([a for a in range(len(shape)) if a != class_axis]))
+    return shape[:i] + (0,) + shape[i + 1:]
+
+
+_NOTHING = ("about 'mean' of nothing (an empty input{}): the loss is 0/0 = nan and every "
+            "gradient 0, as torch; finite differences of nan say nothing")
 
 
 # -- softmax, log_softmax ---------------------------------------------------------------------
@@ -103,15 +135,16 @@ def _softmax_specs(name):
     specs = [
         _spec(name, examples=_softmax_input(), **kw),
         _spec(name, "large", _softmax_input("large"), **kw,
-               nonsmooth="logits of ~1e4: exp(x - max) never overflows; the outputs saturate"),
+              nonsmooth="logits of ~1e4: exp(x - max) never overflows; the outputs saturate"),
         _spec(name, "special", _softmax_input("special"), **kw, fd=False,
-               nonsmooth="about nan/inf propagation: a row holding nan or +inf (or only -inf) "
-                         "is nan, as torch"),
+              nonsmooth="about nan/inf propagation: a row holding nan or +inf (or only -inf) "
+                        "is nan, as torch"),
     ]
     if name.startswith("nn.functional."):
-        specs.append(_spec(name, "implicit dim", _softmax_input(implicit=True), **kw, call=_warned,
-                            nonsmooth="dim=None: torch's implicit dim (0 for 0-, 1- and 3-d "
-                                      "inputs, else 1), with its deprecation warning"))
+        specs.append(_spec(name, "implicit dim", _softmax_input(implicit=True), **kw,
+                           call=_warned,
+                           nonsmooth="dim=None: torch's implicit dim (0 for 0-, 1- and 3-d "
+                                     "inputs, else 1), with its deprecation warning"))
     return specs
 
 
@@ -157,13 +190,13 @@ _LINEAR_BAD = [
 
 
 @st.composite
-def _mse(draw, weight):
-    shape = draw(shapes_with_zero(min_dims=0))
+def _mse(draw, weight=False, empty=False):
+    shape = draw(_loss_shape(empty))
     s = draw(seeds)
     args = (values(s, shape), values(s + 1, shape))
     if weight:
         args += (values(s + 2, shape, "positive"),)
-    return Example(args, {"reduction": draw(REDUCTIONS)})
+    return Example(args, {"reduction": "mean" if empty else draw(REDUCTIONS)})
 
 
 def _jax_mse(J, x, y, weight=None, reduction="mean"):
@@ -190,16 +223,18 @@ def _mse_specs():
     name = "nn.functional.mse_loss"
     kw = dict(jax=_jax_mse, accumulation=_mse_length)
     return [
-        _spec(name, examples=_mse(False), diff=(0, 1), bad_inputs=_MSE_BAD, **kw),
-        _spec(name, "broadcast", with_params(binary(), reduction=REDUCTIONS),
-               diff=(0, 1), call=_warned, **kw,
-               nonsmooth="target and input of different broadcastable shapes: torch "
-                         "broadcasts with a warning"),
-        _spec(name, "weight", _mse(True), diff=(0, 1, 2), **kw,
-               call=lambda fn, x, y, w, **k: fn(x, y, weight=w, **k),
-               nonsmooth="weights drawn positive (their sum divides 'mean')",
-               bad_inputs=[BadInput("weight (2,) for input (3,)", lambda: Example(
-                   (np.ones(3), np.ones(3), np.ones(2))), (ValueError,))]),
+        _spec(name, examples=_averaging(_mse()), diff=(0, 1), bad_inputs=_MSE_BAD, **kw),
+        _spec(name, "broadcast", _averaging(with_params(binary(), reduction=REDUCTIONS)),
+              diff=(0, 1), call=_warned, **kw,
+              nonsmooth="target and input of different broadcastable shapes: torch "
+                        "broadcasts with a warning"),
+        _spec(name, "weight", _averaging(_mse(weight=True)), diff=(0, 1, 2), **kw,
+              call=lambda fn, x, y, w, **k: fn(x, y, weight=w, **k),
+              nonsmooth="weights drawn positive (their sum divides 'mean')",
+              bad_inputs=[BadInput("weight (2,) for input (3,)", lambda: Example(
+                  (np.ones(3), np.ones(3), np.ones(2))), (ValueError,))]),
+        _spec(name, "mean of nothing", _mse(empty=True), diff=(0, 1), fd=False, **kw,
+              nonsmooth=_NOTHING.format("")),
     ]
 
 
@@ -214,8 +249,8 @@ def _broadcastable_to(draw, shape):
 
 
 @st.composite
-def _bce(draw, weight=False, target_grad=False, edge=False):
-    shape = draw(shapes_with_zero(min_dims=0))
+def _bce(draw, weight=False, target_grad=False, edge=False, empty=False):
+    shape = draw(_loss_shape(empty))
     s = draw(seeds)
     x = values(s, shape, "unit")
     y = values(s + 1, shape, "unit")
@@ -224,7 +259,7 @@ def _bce(draw, weight=False, target_grad=False, edge=False):
     if not target_grad and draw(st.booleans()):
         y = np.asarray(np.round(y))  # hard labels
     w = values(s + 2, draw(_broadcastable_to(shape)), "positive") if weight else None
-    return Example((x, y, w), {"reduction": draw(REDUCTIONS)})
+    return Example((x, y, w), {"reduction": "mean" if empty else draw(REDUCTIONS)})
 
 
 def _jax_bce(J, x, y, weight=None, reduction="mean"):
@@ -257,19 +292,21 @@ def _bce_specs():
               accumulation=lambda ex: _reduced_terms(ex, ex.args[0].size))
     away = "poles of log(input) and log(1 - input) at 0 and 1: inputs drawn in [0.05, 0.95]"
     return [
-        _spec(name, examples=_bce(), nonsmooth=away, bad_inputs=_BCE_BAD, **kw),
-        _spec(name, "weight", _bce(weight=True), nonsmooth=away, **kw),
-        _spec(name, "target grad", _bce(weight=True, target_grad=True), diff=(0, 1),
-               nonsmooth=away + "; targets in [0.05, 0.95] (perturbations stay in [0, 1])",
-               **kw),
-        _spec(name, "at 0 and 1", _bce(target_grad=True, edge=True), diff=(0, 1),
-               fd=False, **kw,
-               nonsmooth="about torch's clamp: every other input is exactly 0 or 1, where each "
-                         "log is clamped at -100 (a finite loss, as jax computes too). torch's "
-                         "backward keeps x(1 - x) >= 1e-12 in the input gradient (-y * 1e12 at "
-                         "x = 0) and leaves the target gradient -logit(x) unclamped (+-inf); "
-                         "the derivative of the clamped formula (jax) is nan (0 * inf) for the "
-                         "input and +-100 for the target there. impl follows torch"),
+        _spec(name, examples=_averaging(_bce()), nonsmooth=away, bad_inputs=_BCE_BAD, **kw),
+        _spec(name, "weight", _averaging(_bce(weight=True)), nonsmooth=away, **kw),
+        _spec(name, "target grad", _averaging(_bce(weight=True, target_grad=True)),
+              diff=(0, 1), **kw,
+              nonsmooth=away + "; targets in [0.05, 0.95] (perturbations stay in [0, 1])"),
+        _spec(name, "mean of nothing", _bce(weight=True, empty=True), fd=False, **kw,
+              nonsmooth=_NOTHING.format("")),
+        _spec(name, "at 0 and 1", _averaging(_bce(target_grad=True, edge=True)), diff=(0, 1),
+              fd=False, **kw,
+              nonsmooth="about torch's clamp: every other input is exactly 0 or 1, where each "
+                        "log is clamped at -100 (a finite loss, as jax computes too). torch's "
+                        "backward keeps x(1 - x) >= 1e-12 in the input gradient (-y * 1e12 at "
+                        "x = 0) and leaves the target gradient -logit(x) unclamped (+-inf); "
+                        "the derivative of the clamped formula (jax) is nan (0 * inf) for the "
+                        "input and +-100 for the target there. impl follows torch"),
     ]
 
 
@@ -277,14 +314,15 @@ def _bce_specs():
 
 
 @st.composite
-def _class_index(draw, domain="real", smoothing=(0.0,)):
-    """Input (C,), (N, C) or (N, C, d1, ...) with class-index targets; class weights or None;
-    ignore_index the default -100, -1 (with about a third of the targets ignored) or a class
-    (its targets ignored); all reductions."""
+def _class_index(draw, domain="real", smoothing=(0.0,), empty=False):
+    """Input (C,), (N, C) or (N, C, d1, ...) with class-index targets (int64, or uint8 where
+    torch takes it); class weights or None; ignore_index the default -100, -1 (about a third of
+    the targets ignored) or a class (its targets ignored); all reductions. With ``empty``:
+    'mean' with every target ignored (or none at all)."""
     c = draw(st.integers(1, 5))
     kind = draw(st.sampled_from(["(C,)", "(N, C)", "(N, C, d1, ...)"]))
-    if kind == "(C,)":
-        x_shape, t_shape = (c,), draw(st.sampled_from([(), (1,)]))
+    if kind == "(C,)":  # torch's forward takes a (1,) target too, but its backward fails
+        x_shape, t_shape = (c,), ()
     elif kind == "(N, C)":
         n = draw(st.integers(0, 6))
         x_shape, t_shape = (n, c), (n,)
@@ -294,36 +332,41 @@ def _class_index(draw, domain="real", smoothing=(0.0,)):
     s = draw(seeds)
     rng = np.random.default_rng(s)
     t = np.asarray(rng.integers(0, c, t_shape), np.int64)
-    kwargs = {"reduction": draw(REDUCTIONS)}
+    kwargs = {"reduction": "mean" if empty else draw(REDUCTIONS)}
     ignore = draw(st.sampled_from(["default", "-1", "class"]))
     if ignore == "-1":
         t = np.where(rng.random(t_shape) < 0.3, -1, t)
         kwargs["ignore_index"] = -1
-    else:
-        if ignore == "class":
-            kwargs["ignore_index"] = draw(st.integers(0, c - 1))
-        if draw(st.integers(0, 3)) == 0:
-            t = t.astype(np.uint8)  # torch takes Byte targets too
+    elif ignore == "class":
+        kwargs["ignore_index"] = draw(st.integers(0, c - 1))
+    if empty:
+        t = np.full(t_shape, kwargs.get("ignore_index", -100), np.int64)
     ls = draw(st.sampled_from(smoothing))
     if ls:
         kwargs["label_smoothing"] = ls
+    # torch 2.13 takes Byte targets for (C,) and (N, C) inputs without label smoothing only
+    if (t >= 0).all() and kind != "(N, C, d1, ...)" and not ls and draw(st.integers(0, 3)) == 0:
+        t = t.astype(np.uint8)
     w = values(s + 1, (c,), "positive") if draw(st.booleans()) else None
     return Example((values(s + 2, x_shape, domain), t, w), kwargs)
 
 
 @st.composite
-def _class_probabilities(draw):
+def _class_probabilities(draw, empty=False):
     """Input (C,), (N, C) or (N, C, d1, ...) and a target of its shape (rows of probabilities
-    one time in two, else any values in [0.05, 0.95]); class weights or None."""
-    shape = draw(st.one_of(shapes_with_zero(1, 1, 5), shapes_with_zero(2, 4, 4))
-                 .filter(lambda sh: sh[0 if len(sh) == 1 else 1] > 0))
+    one time in two, else any values in [0.05, 0.95]); class weights or None; label smoothing
+    one time in two. With ``empty``: 'mean' of an empty batch."""
+    if not empty and draw(st.booleans()):
+        shape = draw(_loss_shape(False, 1, 1, class_axis=0))
+    else:
+        shape = draw(_loss_shape(empty, 2, 4, class_axis=1))
     s = draw(seeds)
     axis = 0 if len(shape) == 1 else 1
     t = values(s + 1, shape, "unit")
     if draw(st.booleans()):
         t = t / t.sum(axis, keepdims=True)
     w = values(s + 2, (shape[axis],), "positive") if draw(st.booleans()) else None
-    kwargs = {"reduction": draw(REDUCTIONS)}
+    kwargs = {"reduction": "mean" if empty else draw(REDUCTIONS)}
     ls = draw(st.sampled_from([0.0, 0.0, 0.1, 1.0]))
     if ls:
         kwargs["label_smoothing"] = ls
@@ -415,38 +458,45 @@ def _class_call(fn, x, t, w, **kw):
     return fn(x, t, _like(w, x), **kw)
 
 
-_IGNORED = ("ignored targets are constants; -1 and class ignore indices keep the arrays' "
-            "magnitude (the tolerance's scale) at the logits'")
+_TARGETS = "class-index targets are constants; "
 
 
-def _nll_spec():
-    return _spec("nn.functional.nll_loss", examples=_class_index(), jax=_jax_nll,
-                  call=_class_call, accumulation=lambda ex: _class_terms(ex, False),
-                  nonsmooth="linear in the input; " + _IGNORED,
-                  bad_inputs=_class_bad())
+def _nll_specs():
+    name = "nn.functional.nll_loss"
+    kw = dict(jax=_jax_nll, call=_class_call, accumulation=lambda ex: _class_terms(ex, False))
+    return [
+        _spec(name, examples=_averaging(_class_index()), **kw, bad_inputs=_class_bad(),
+              nonsmooth=_TARGETS + "linear in the input"),
+        _spec(name, "mean of nothing", _class_index(empty=True), fd=False, **kw,
+              nonsmooth=_NOTHING.format(" or every target ignored")),
+    ]
 
 
 def _cross_entropy_specs():
     name = "nn.functional.cross_entropy"
     kw = dict(jax=_jax_cross_entropy, call=_class_call,
               accumulation=lambda ex: _class_terms(ex, True))
+    smoothing = (0.0, 0.05, 0.3, 1.0)
     return [
-        _spec(name, "class index", _class_index(), nonsmooth="smooth; " + _IGNORED,
-               bad_inputs=_class_bad(), **kw),
-        _spec(name, "label smoothing", _class_index(smoothing=(0.05, 0.3, 1.0)),
-               nonsmooth="smooth; " + _IGNORED, bad_inputs=[
-                   BadInput("label_smoothing 1.5", lambda: Example(
-                       (np.zeros((2, 3)), np.array([0, 1]), None), {"label_smoothing": 1.5}),
-                       (RuntimeError,))], **kw),
-        _spec(name, "probabilities", _class_probabilities(), diff=(0, 1),
-               nonsmooth="smooth in the logits and linear in the target", bad_inputs=[
-                   BadInput("ignore_index 1 with class probabilities", lambda: Example(
-                       (np.zeros((2, 3)), np.full((2, 3), 0.5), None), {"ignore_index": 1}),
-                       (RuntimeError,))], **kw),
-        _spec(name, "large logits",
-               _class_index("large", smoothing=(0.0, 0.0, 0.1)),
-               nonsmooth="logits of ~1e4: log_softmax as (x - max) - log(sum(exp(x - max))) "
-                         "is exact where exp(x) overflows; the softmax saturates", **kw),
+        _spec(name, "class index", _averaging(_class_index()), **kw, bad_inputs=_class_bad(),
+              nonsmooth=_TARGETS + "smooth in the logits"),
+        _spec(name, "label smoothing", _averaging(_class_index(smoothing=smoothing[1:])), **kw,
+              nonsmooth=_TARGETS + "smooth in the logits",
+              bad_inputs=[BadInput("label_smoothing 1.5", lambda: Example(
+                  (np.zeros((2, 3)), np.array([0, 1]), None), {"label_smoothing": 1.5}),
+                  (RuntimeError,))]),
+        _spec(name, "probabilities", _averaging(_class_probabilities()), diff=(0, 1), **kw,
+              nonsmooth="smooth in the logits and linear in the target",
+              bad_inputs=[BadInput("ignore_index 1 with class probabilities", lambda: Example(
+                  (np.zeros((2, 3)), np.full((2, 3), 0.5), None), {"ignore_index": 1}),
+                  (RuntimeError,))]),
+        _spec(name, "large logits", _averaging(_class_index("large", smoothing=(0.0, 0.1))),
+              **kw, nonsmooth="logits of ~1e4: log_softmax as (x - max) - log(sum(exp(x - "
+                              "max))) is exact where exp(x) overflows; the softmax saturates"),
+        _spec(name, "mean of nothing", _class_index(smoothing=smoothing, empty=True), fd=False,
+              **kw, nonsmooth=_NOTHING.format(" or every target ignored")),
+        _spec(name, "probabilities, mean of nothing", _class_probabilities(empty=True),
+              diff=(0, 1), fd=False, **kw, nonsmooth=_NOTHING.format("")),
     ]
 
 
@@ -456,16 +506,20 @@ register(
     *_softmax_specs("nn.functional.softmax"),
     *_softmax_specs("nn.functional.log_softmax"),
     _spec("nn.functional.linear", examples=_linear(bias=True), jax=_jax_linear,
-           diff=(0, 1, 2), accumulation=_linear_length,
-           bad_inputs=_LINEAR_BAD + [
-               BadInput("bias (3,) for output (3, 2)", lambda: Example(
-                   (np.ones((3, 4)), np.ones((2, 4)), np.ones(3))), (RuntimeError,)),
-               BadInput("bias with a 1-d weight", lambda: Example(
-                   (np.ones((3, 4)), np.ones(4), np.ones(()))), (RuntimeError,))]),
+          diff=(0, 1, 2), accumulation=_linear_length,
+          bad_inputs=_LINEAR_BAD + [
+              BadInput("bias (3,) for output (3, 2)", lambda: Example(
+                  (np.ones((3, 4)), np.ones((2, 4)), np.ones(3))), (RuntimeError,)),
+              BadInput("bias with a 1-d weight", lambda: Example(
+                  (np.ones((3, 4)), np.ones(4), np.ones(()))), (RuntimeError,))],
+          bench_shapes=[("x (256, 1024), W (1024, 1024)", lambda: Example(
+              tuple(np.random.default_rng(0).standard_normal(s)
+                    for s in ((256, 1024), (1024, 1024), (1024,)))))],
+          bench_target=1.2, mygrad=lambda mg, x, w, b: mg.matmul(x, w.T) + b),
     _spec("nn.functional.linear", "no bias", _linear(bias=False), _jax_linear,
-           diff=(0, 1), accumulation=_linear_length, bad_inputs=_LINEAR_BAD),
+          diff=(0, 1), accumulation=_linear_length, bad_inputs=_LINEAR_BAD),
     *_mse_specs(),
     *_bce_specs(),
-    _nll_spec(),
+    *_nll_specs(),
     *_cross_entropy_specs(),
 )
