@@ -1,6 +1,6 @@
 """Compiled hot loops (Cython) and the NumPy code that routes to them.
 
-Each compiled kernel has a NumPy reference of the same signature in :mod:`.reference`.
+Each compiled kernel has a NumPy reference of the same signature in a ``reference*.py`` module.
 """
 
 import math
@@ -8,6 +8,11 @@ import math
 import numpy as np
 
 try:
+    from impl._kernels import (
+        _norm,  # noqa: F401  (the batch-norm kernels, used by impl.ops.norm)
+        _pool,  # noqa: F401  (the pooling kernels, used by impl.ops.pool)
+    )
+    from impl._kernels._conv import col2im, im2col  # noqa: F401
     from impl._kernels._reduce import reduce_outer_inner
 except ImportError as exc:  # pragma: no cover - exercised only on a broken install
     raise ImportError(

@@ -3,10 +3,19 @@
 
 from impl.nn import functional, init
 from impl.nn.modules import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     BCELoss,
+    Conv2d,
     CrossEntropyLoss,
+    Flatten,
+    Identity,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     Module,
     ModuleList,
     MSELoss,
@@ -20,7 +29,10 @@ from impl.nn.modules import (
 from impl.nn.parameter import Parameter
 
 __all__ = [
-    "BCELoss", "CrossEntropyLoss", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleList",
+    "BCELoss", "Conv2d", "CrossEntropyLoss", "Linear", "LogSoftmax", "MSELoss", "Module",
+    "ModuleList",
     "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
     "init",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Flatten", "Identity", "MaxPool2d",
+    "BatchNorm1d", "BatchNorm2d",
 ]

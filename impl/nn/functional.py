@@ -19,14 +19,19 @@ import numpy as np
 from impl import _grad_mode
 from impl.ops import elementwise
 from impl.ops._args import check_broadcast, check_tensor
+from impl.ops.conv import conv2d
 from impl.ops.elementwise import sigmoid, tanh
 from impl.ops.nn import BinaryCrossEntropy, Linear, NllLoss, float_input
 from impl.ops.nn import log_softmax as _log_softmax
 from impl.ops.nn import softmax as _softmax
+from impl.ops.norm import batch_norm
+from impl.ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from impl.tensor import Tensor
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "mse_loss",
-           "binary_cross_entropy", "nll_loss", "cross_entropy"]
+           "binary_cross_entropy", "nll_loss", "cross_entropy", "conv2d",
+           "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+           "batch_norm"]
 
 _TARGET_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 

@@ -1,0 +1,330 @@
+"""conv2d and Conv2d against torch, the convolution kernels against their NumPy references, and
+the memory a conv backward takes."""
+
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+import impl
+import impl.nn.functional as F
+from impl import _kernels
+from impl._kernels import reference_conv
+from impl.ops.conv import Conv2d as Conv2dFunction
+
+# torch warns that its own 'same' padding of an even kernel may copy the input
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+DTYPES = [np.float32, np.float64]
+# conv sums C/groups * kh * kw products per output: a few ulps of the magnitude per term
+TOLERANCE = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-11, atol=1e-11)}
+
+
+# -- kernels against their references ---------------------------------------------------------
+
+def _window(rng):
+    """Random image and window parameters, the kernel at least once inside the padded image."""
+    while True:
+        n, h, w = rng.integers(0, 3), rng.integers(1, 9), rng.integers(1, 9)
+        groups, cg = rng.integers(1, 4), rng.integers(0, 4)
+        kernel = tuple(int(k) for k in rng.integers(1, 5, 2))
+        stride = tuple(int(s) for s in rng.integers(1, 4, 2))
+        padding = tuple(int(p) for p in rng.integers(0, 3, 2))
+        dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
+        ho = (h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+        wo = (w + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+        if ho >= 1 and wo >= 1:
+            c0 = int(rng.integers(0, groups)) * cg
+            return (n, groups * cg, h, w), (kernel[0] * kernel[1] * cg, n, ho, wo), \
+                (kernel, stride, padding, dilation, c0)
+
+
+IMAGE_LAYOUTS = {
+    "contiguous": lambda a: a,
+    "step sliced": lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
+    "reversed": lambda a: np.ascontiguousarray(a[..., ::-1])[..., ::-1],
+    "channels last": lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+}
+
+
+@pytest.mark.parametrize("layout", IMAGE_LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_im2col_and_col2im_equal_their_references(dtype, layout, rng):
+    for _ in range(100):
+        x_shape, cols_shape, params = _window(rng)
+        x = IMAGE_LAYOUTS[layout](rng.standard_normal(x_shape).astype(dtype))
+        x_before = x.copy()
+        cols, ref = np.full(cols_shape, np.nan, dtype), np.full(cols_shape, np.nan, dtype)
+        _kernels.im2col(x, cols, *params)
+        reference_conv.im2col(x, ref, *params)
+        np.testing.assert_array_equal(cols, ref)
+        np.testing.assert_array_equal(x, x_before)
+        # col2im sums the same terms in the same order as its reference: equal bit for bit
+        d = rng.standard_normal(cols_shape).astype(dtype)
+        out, ref_out = np.full(x_shape, 7, dtype), np.full(x_shape, 7, dtype)
+        _kernels.col2im(d, out, *params)
+        reference_conv.col2im(d, ref_out, *params)
+        np.testing.assert_array_equal(out, ref_out)
+        # and it is im2col's adjoint: <im2col(x), d> = <x, col2im(d)> on the group's channels
+        c0, cg = params[4], cols_shape[0] // (params[0][0] * params[0][1])
+        lhs, rhs = np.vdot(cols, d), np.vdot(x[:, c0:c0 + cg], out[:, c0:c0 + cg])
+        assert abs(lhs - rhs) <= 1e-4 * (1 + np.abs(d).sum())
+
+
+@pytest.mark.parametrize("call", [
+    lambda: _kernels.im2col(np.zeros((1, 2, 4, 4)), np.zeros((10, 1, 2, 2)), (3, 3), (1, 1),
+                            (0, 0), (1, 1), 0),  # 10 rows are not 9 taps of whole channels
+    lambda: _kernels.im2col(np.zeros((1, 2, 4, 4)), np.zeros((18, 1, 2, 2)), (3, 3), (1, 1),
+                            (0, 0), (1, 1), 1),  # channels 1..2 of 2
+    lambda: _kernels.im2col(np.zeros((1, 2, 4, 4)), np.zeros((18, 1, 2, 2)), (3, 3), (0, 1),
+                            (0, 0), (1, 1), 0),  # stride 0
+    lambda: _kernels.col2im(np.zeros((18, 2, 2, 2)), np.zeros((1, 2, 4, 4)), (3, 3), (1, 1),
+                            (0, 0), (1, 1), 0),  # batch sizes differ
+    lambda: _kernels.col2im(np.zeros((18, 1, 2, 2), np.float32), np.zeros((1, 2, 4, 4)),
+                            (3, 3), (1, 1), (0, 0), (1, 1), 0),  # dtypes differ
+    lambda: _kernels.col2im(np.zeros((18, 1, 2, 2)), np.zeros((1, 2, 4, 4)), (3, 3), (1, 1),
+                            (0,), (1, 1), 0),  # one padding value
+])
+def test_kernels_reject_inconsistent_arrays(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+# -- conv2d against torch ---------------------------------------------------------------------
+
+CASES = [
+    # (input shape, weight shape, kwargs)
+    ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 7, 8), (6, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(2, 1), groups=2)),
+    ((2, 4, 6, 7), (4, 4, 4, 4), dict(padding="same")),
+    ((1, 2, 9, 9), (2, 1, 2, 4), dict(padding="same", dilation=(2, 1), groups=2)),
+    ((2, 4, 5, 6), (6, 2, 1, 1), dict(groups=2)),
+    ((2, 4, 5, 6), (3, 4, 1, 1), dict(stride=2)),
+    ((3, 5, 6), (2, 3, 3, 3), dict(stride=2, padding=1)),  # unbatched
+    ((2, 3, 5, 5), (2, 3, 5, 5), {}),  # kernel = input: output 1x1
+    ((2, 3, 5, 5), (2, 3, 3, 3), dict(padding="valid", stride=3)),  # stride does not divide
+    ((0, 3, 5, 5), (2, 3, 3, 3), dict(padding=1)),  # empty batch
+    ((2, 3, 4, 4), (3, 1, 3, 3), dict(groups=3, padding=2)),  # depthwise, padding > half kernel
+    ((8, 3, 32, 32), (16, 3, 7, 7), dict(stride=2, padding=3)),
+]
+
+
+def _pair_of_runs(x, w, b, kwargs, wants=(True, True, True), x_view=None, w_view=None):
+    """Forward and backward (random cotangent) of impl and torch: [(output, leaves)] of each."""
+    runs = []
+    for lib, fn in ((impl, F.conv2d), (torch, torch.nn.functional.conv2d)):
+        # impl reads the strided views; torch the contiguous arrays
+        xs = lib.from_numpy(x if x_view is None or lib is torch else x_view(x))
+        ws = lib.from_numpy(w if w_view is None or lib is torch else w_view(w))
+        bs = None if b is None else lib.from_numpy(b)
+        leaves = [t for t in (xs, ws, bs) if t is not None]
+        for t, want in zip(leaves, wants):
+            t.requires_grad_(want)
+        out = fn(xs, ws, bs, **kwargs)
+        runs.append((out, leaves))
+    cot = np.random.default_rng(1).standard_normal(runs[1][0].shape).astype(x.dtype)
+    runs[0][0].backward(impl.from_numpy(cot))
+    runs[1][0].backward(torch.from_numpy(cot))
+    return runs
+
+
+def _assert_runs_match(runs, dtype):
+    (out, leaves), (tout, tleaves) = runs
+    assert out.dtype == dtype and out.shape == tuple(tout.shape)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), **TOLERANCE[dtype])
+    for t, tt in zip(leaves, tleaves):
+        if tt.grad is None:
+            assert t.grad is None
+            continue
+        assert t.grad.dtype == dtype and t.grad.shape == tuple(tt.grad.shape)
+        np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CASES)
+def test_conv2d_matches_torch(x_shape, w_shape, kwargs, bias, dtype, rng):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
+    _assert_runs_match(_pair_of_runs(x, w, b, kwargs), dtype)
+
+
+LAYOUTS = {
+    "channels last": lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+    "reversed": lambda a: np.ascontiguousarray(a[:, :, ::-1, ::-1])[:, :, ::-1, ::-1],
+    "step sliced": lambda a: np.repeat(a, 2, axis=-1)[..., ::2],
+    "fortran": np.asfortranarray,
+}
+
+
+@pytest.mark.parametrize("groups, cout", [(2, 6), (4, 4)])  # (4, 1, 3, 3) weights: depthwise
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv2d_reads_any_layout(layout, groups, cout, rng):
+    x = rng.standard_normal((2, 4, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((cout, 4 // groups, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    kwargs = dict(padding=1, groups=groups)
+    contiguous = _pair_of_runs(x, w, b, kwargs)
+    strided = _pair_of_runs(x, w, b, kwargs, x_view=LAYOUTS[layout], w_view=LAYOUTS[layout])
+    _assert_runs_match(strided, np.float32)
+    # the layout changes nothing: results equal the contiguous run's bit for bit
+    np.testing.assert_array_equal(strided[0][0].data, contiguous[0][0].data)
+    for t, c in zip(strided[0][1], contiguous[0][1]):
+        np.testing.assert_array_equal(t.grad.data, c.grad.data)
+
+
+def test_conv2d_output_is_a_channels_last_view_that_chains(rng):
+    """The output is an (N, C, H, W) view of a (C, N, H, W) buffer; a following conv reads it as
+    it is and the gradients through both match torch's."""
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    w1 = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    w2 = rng.standard_normal((4, 5, 3, 3)).astype(np.float32)
+    results = []
+    for lib, fn in ((impl, F.conv2d), (torch, torch.nn.functional.conv2d)):
+        leaves = [lib.from_numpy(a).requires_grad_(True) for a in (x, w1, w2)]
+        y = fn(fn(leaves[0], leaves[1], padding=1).relu(), leaves[2], stride=2)
+        y.sum().backward()
+        results.append((y, leaves))
+    (y, leaves), (ty, tleaves) = results
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOLERANCE[np.float32])
+    for t, tt in zip(leaves, tleaves):
+        np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), **TOLERANCE[np.float32])
+    h = F.conv2d(impl.from_numpy(x), impl.from_numpy(w1), padding=1)
+    assert h.data.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+@pytest.mark.parametrize("wants", [(True, False, False), (False, True, False),
+                                   (False, False, True), (True, True, False)])
+def test_conv2d_gradients_only_where_required(wants, rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    _assert_runs_match(_pair_of_runs(x, w, b, dict(stride=2, padding=1), wants), np.float64)
+
+
+def test_conv2d_rejects_integer_tensors():
+    x = impl.from_numpy(np.ones((1, 1, 3, 3), np.int64))
+    with pytest.raises(NotImplementedError, match="conv2d"):
+        F.conv2d(x, x)
+
+
+def test_conv2d_without_grad_saves_nothing(rng):
+    x = impl.from_numpy(rng.standard_normal((1, 2, 5, 5)).astype(np.float32))
+    w = impl.from_numpy(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
+    y = F.conv2d(x, w)
+    assert y.grad_fn is None and y.dtype == np.float32
+
+
+# -- the Conv2d module ------------------------------------------------------------------------
+
+MODULES = [
+    dict(in_channels=3, out_channels=8, kernel_size=3),
+    dict(in_channels=4, out_channels=6, kernel_size=(2, 3), stride=(2, 1), padding=(1, 0),
+         dilation=(1, 2), groups=2, bias=False),
+    dict(in_channels=2, out_channels=4, kernel_size=4, padding="same"),
+    dict(in_channels=2, out_channels=2, kernel_size=3, padding="valid", stride=2),
+    dict(in_channels=3, out_channels=5, kernel_size=3, padding=1, padding_mode="reflect"),
+    dict(in_channels=3, out_channels=5, kernel_size=(3, 2), padding=(2, 1),
+         padding_mode="replicate"),
+    dict(in_channels=3, out_channels=5, kernel_size=4, padding="same", padding_mode="circular"),
+]
+
+
+@pytest.mark.parametrize("kwargs", MODULES)
+def test_conv2d_module_matches_torch(kwargs, rng):
+    layer, ref = impl.nn.Conv2d(**kwargs), torch.nn.Conv2d(**kwargs)
+    assert repr(layer) == repr(ref)
+    assert list(layer.state_dict()) == list(ref.state_dict())
+    for name, p in ref.named_parameters():
+        mine = getattr(layer, name)
+        assert isinstance(mine, impl.nn.Parameter) and mine.shape == tuple(p.shape)
+        assert mine.dtype == np.float32
+    layer.load_state_dict({k: impl.tensor(v.numpy()) for k, v in ref.state_dict().items()})
+    for attr in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                 "groups", "padding_mode", "output_padding", "transposed"):
+        assert getattr(layer, attr) == getattr(ref, attr), attr
+    x = rng.standard_normal((2, kwargs["in_channels"], 7, 6)).astype(np.float32)
+    xi, xt = impl.from_numpy(x).requires_grad_(), torch.from_numpy(x).requires_grad_()
+    y, ty = layer(xi), ref(xt)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOLERANCE[np.float32])
+    cot = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(impl.from_numpy(cot))
+    ty.backward(torch.from_numpy(cot))
+    np.testing.assert_allclose(xi.grad.data, xt.grad.numpy(), **TOLERANCE[np.float32])
+    for name, p in ref.named_parameters():
+        np.testing.assert_allclose(getattr(layer, name).grad.data, p.grad.numpy(),
+                                   **TOLERANCE[np.float32])
+
+
+def test_conv2d_default_init_is_torchs_distribution():
+    impl.manual_seed(0)
+    layer = impl.nn.Conv2d(64, 128, 3, groups=2)
+    bound = 1 / math.sqrt(32 * 9)  # fan_in = in_channels / groups * kh * kw
+    for p in (layer.weight, layer.bias):
+        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.data).max() > 0.95 * bound
+    assert abs(layer.weight.data.std() - bound / math.sqrt(3)) < 0.02 * bound
+    impl.manual_seed(0)
+    np.testing.assert_array_equal(impl.nn.Conv2d(64, 128, 3, groups=2).weight.data,
+                                  layer.weight.data)
+    assert impl.nn.Conv2d(1, 1, 1, dtype=impl.float64).weight.dtype == np.float64
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(in_channels=3, out_channels=4, kernel_size=3, groups=0),
+    dict(in_channels=3, out_channels=4, kernel_size=3, groups=2),
+    dict(in_channels=4, out_channels=3, kernel_size=3, groups=2),
+    dict(in_channels=3, out_channels=4, kernel_size=3, padding="full"),
+    dict(in_channels=3, out_channels=4, kernel_size=3, padding="same", stride=2),
+    dict(in_channels=3, out_channels=4, kernel_size=3, padding_mode="mirror"),
+])
+def test_conv2d_module_rejects_what_torch_rejects(kwargs):
+    with pytest.raises(ValueError):
+        torch.nn.Conv2d(**kwargs)
+    with pytest.raises(ValueError, match="Conv2d"):
+        impl.nn.Conv2d(**kwargs)
+
+
+@pytest.mark.parametrize("mode, padding", [("reflect", 3), ("circular", 4)])
+def test_conv2d_padding_mode_too_large_raises_as_torch(mode, padding):
+    x = np.ones((1, 1, 3, 3), np.float32)
+    with pytest.raises(RuntimeError):
+        torch.nn.Conv2d(1, 1, 3, padding=padding, padding_mode=mode)(torch.from_numpy(x))
+    with pytest.raises(RuntimeError, match=mode):
+        impl.nn.Conv2d(1, 1, 3, padding=padding, padding_mode=mode)(impl.from_numpy(x))
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, c, cout, size, k, stride, padding", [
+    (8, 64, 64, 32, 3, 1, 1), (8, 256, 256, 8, 3, 1, 1), (8, 512, 512, 4, 3, 1, 1),
+    (2, 3, 64, 112, 7, 2, 3), (8, 64, 128, 32, 3, 2, 1), (8, 64, 128, 32, 1, 2, 0),
+])
+def test_conv_backward_memory_is_bounded_by_the_columns(n, c, cout, size, k, stride, padding,
+                                                        rng):
+    """tracemalloc sees NumPy's allocations. On top of what the forward left (the im2col buffer
+    among it), a backward allocates at most: the columns' gradient (one more im2col buffer), the
+    output gradient in channels-last order, and the input's and the weight's gradients, each
+    with the copy the engine keeps in the leaf's .grad."""
+    x = impl.from_numpy(rng.standard_normal((n, c, size, size)).astype(np.float32))
+    w = impl.from_numpy(rng.standard_normal((cout, c, k, k)).astype(np.float32))
+    b = impl.from_numpy(rng.standard_normal(cout).astype(np.float32))
+    for t in (x, w, b):
+        t.requires_grad_(True)
+    y = F.conv2d(x, w, b, stride=stride, padding=padding)
+    assert isinstance(y.grad_fn, Conv2dFunction)
+    cot = impl.from_numpy(rng.standard_normal(y.shape).astype(np.float32))
+    cols_bytes = y.numel() // cout * c * k * k * 4
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        y.backward(cot)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    bound = cols_bytes + y.data.nbytes + 2 * (x.data.nbytes + w.data.nbytes + b.data.nbytes)
+    assert peak <= bound, (peak, cols_bytes)
+    if k > 1 and cout >= c and size >= 8:
+        assert peak <= 2.25 * cols_bytes, (peak, cols_bytes)
