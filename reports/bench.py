@@ -216,6 +216,7 @@ def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch",
         samples = {lib: [] for lib in fns}
         for _ in range(repeats):
             for lib, fn in fns.items():
+                fn()  # untimed: the first call after another library pays for its caches
                 samples[lib].append(_time_per_call(fn))
         res = Result(bench.name, bench.description, bench.target,
                      {lib: statistics.median(s) for lib, s in samples.items()})
