@@ -137,3 +137,13 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     if std is None:
         return tensor
     return normal_(tensor, 0.0, std, generator)
+
+
+def _reset_weight_and_bias(weight, bias):
+    """torch's default initialisation of Linear and Conv layers: kaiming_uniform_(a=sqrt(5)) on
+    the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) on the bias (zeros when fan_in is 0)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

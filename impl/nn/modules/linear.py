@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from impl.creation import zeros
 from impl.nn import functional as F
 from impl.nn import init
@@ -29,11 +27,7 @@ class Linear(Module):
 
     def reset_parameters(self):
         """Redraw weight and bias from torch's default distributions."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         return F.linear(input, self.weight, self.bias)
