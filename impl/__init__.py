@@ -9,6 +9,7 @@
 __version__ = "0.1.0"
 
 from impl._grad_mode import enable_grad, is_grad_enabled, no_grad
+from impl._kernels.parallel import get_num_threads, set_num_threads
 from impl.creation import (
     Generator,
     arange,

@@ -158,17 +158,28 @@ def engine_benchmark(subject_module):
 # -- running ----------------------------------------------------------------------------------
 
 
-def set_threads(n):
-    """Give torch, JAX's host and NumPy's BLAS the same thread count; return what was set."""
+def set_threads(n, subject_module):
+    """Give torch, the subject's own loops (its ``set_num_threads``, if it has one) and NumPy's
+    BLAS the same thread count; return what was set."""
     import torch
 
     torch.set_num_threads(n)
+    threads = {"torch": n}
+    if hasattr(subject_module, "set_num_threads"):
+        subject_module.set_num_threads(n)
+        threads["subject"] = n
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return {"torch": n, "blas": "not controlled (threadpoolctl missing)"}
+        return {**threads, "blas": "not controlled (threadpoolctl missing)"}
     threadpool_limits(n)
-    return {"torch": n, "blas": n}
+    return {**threads, "blas": n}
+
+
+# Seconds to wait before timing the next library: the previous one's idle threads may still be
+# spinning on the cores (OpenBLAS's workers spin for 2**28 cycles, about 0.1 s, after a call;
+# libgomp's, torch's OpenMP, for up to milliseconds), and would be timed as the next one's cost.
+SETTLE = 0.15
 
 
 def _time_per_call(fn, min_seconds=0.05):
@@ -195,9 +206,9 @@ def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch",
         progress=print):
     """Run the benchmarks whose names contain one of ``names`` (all by default)."""
     threads = threads or os.cpu_count()
-    meta = {"threads": set_threads(threads), "python": platform.python_version(),
-            "machine": platform.machine(), "cpus": os.cpu_count(), "subject": subject}
     module = importlib.import_module(subject)
+    meta = {"threads": set_threads(threads, module), "python": platform.python_version(),
+            "machine": platform.machine(), "cpus": os.cpu_count(), "subject": subject}
     chosen = [b for b in all_benchmarks(module)
               if not names or any(n in b.name for n in names)]
     if names and not chosen:
@@ -216,6 +227,7 @@ def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch",
         samples = {lib: [] for lib in fns}
         for _ in range(repeats):
             for lib, fn in fns.items():
+                time.sleep(SETTLE)
                 fn()  # untimed: the first call after another library pays for its caches
                 samples[lib].append(_time_per_call(fn))
         res = Result(bench.name, bench.description, bench.target,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from impl import _kernels
-from impl._kernels import reference, sum_to_shape
+from impl._kernels import parallel, reference, sum_to_shape
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KERNEL_DIR = ROOT / "impl" / "_kernels"
@@ -215,9 +215,20 @@ def _tolerance(dtype):
     return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture(params=["one thread", "split in 3"])
+def threads(request, monkeypatch):
+    """Run a kernel on one thread, or with its loop cut into 3 ranges however small it is (the
+    ranges' edges are where a race or an off-by-one would show)."""
+    if request.param == "split in 3":
+        monkeypatch.setattr(parallel, "GRAIN", 1)
+        monkeypatch.setattr(parallel, "_num_threads", 3)
+    else:
+        monkeypatch.setattr(parallel, "_num_threads", 1)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name, case", CASES, ids=[f"{n}-{i}" for n, i in CASES])
-def test_kernel_equals_reference(name, case, dtype, rng):
+def test_kernel_equals_reference(name, case, dtype, rng, threads):
     if name not in REFERENCE:
         pytest.fail(f"{name} has no NumPy reference in impl/_kernels/reference*.py")
     build, cases, outputs = KERNELS[name]
@@ -333,3 +344,73 @@ def test_missing_extension_gives_a_clear_import_error(module):
     assert "not built" in run.stdout and "build_ext --inplace" in run.stdout
     assert "pip install" in run.stdout
 
+
+
+# -- the threads the kernels run on (impl._kernels.parallel) ------------------------------------
+def test_parallel_covers_every_task_once_in_ranges_on_distinct_threads(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(parallel, "_num_threads", 3)
+    seen = []
+    parallel.parallel(lambda tag, b, e: seen.append((tag, b, e, threading.get_ident())), 10,
+                      3 * parallel.GRAIN, "t")
+    ranges = sorted((b, e) for _, b, e, _ in seen)
+    assert ranges == [(0, 3), (3, 6), (6, 10)]
+    assert len({ident for *_, ident in seen}) == 3
+    assert any(ident == threading.get_ident() for *_, ident in seen)  # the caller takes one
+    seen.clear()
+    parallel.parallel(lambda tag, b, e: seen.append((b, e)), 10, parallel.GRAIN - 1, "t")
+    assert seen == [(0, 10)]  # little work: one range, on the calling thread
+
+
+def test_parallel_raises_a_range_error_after_every_range_is_done(monkeypatch):
+    import time
+
+    monkeypatch.setattr(parallel, "_num_threads", 2)
+    finished = []
+
+    def work(b, e):
+        if b:
+            raise ValueError("range failed")
+        time.sleep(0.05)
+        finished.append(b)
+    with pytest.raises(ValueError, match="range failed"):
+        parallel.parallel(work, 2, 2 * parallel.GRAIN)
+    assert finished == [0]
+
+
+def test_set_num_threads_is_torchs(monkeypatch):
+    import impl
+
+    monkeypatch.setattr(parallel, "_num_threads", parallel.get_num_threads())
+    impl.set_num_threads(1)
+    assert impl.get_num_threads() == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(RuntimeError, match="set_num_threads"):
+            impl.set_num_threads(bad)
+
+
+def test_kernels_run_in_a_forked_child():
+    # The child has none of the parent's worker threads; it must start its own, not wait on the
+    # dead ones forever.
+    code = """
+import multiprocessing as mp, numpy as np
+from impl._kernels import im2col, parallel
+parallel.set_num_threads(2)
+x = np.random.default_rng(0).standard_normal((8, 16, 32, 32)).astype(np.float32)
+cols = np.empty((16 * 9, 8, 32, 32), np.float32)
+im2col(x, cols, (3, 3), (1, 1), (1, 1), (1, 1), 0)  # the parent's workers start here
+def child(q):
+    c = np.empty_like(cols)
+    im2col(x, c, (3, 3), (1, 1), (1, 1), (1, 1), 0)
+    q.put(bool(np.array_equal(c, cols)))
+q = mp.get_context("fork").Queue()
+p = mp.get_context("fork").Process(target=child, args=(q,))
+p.start()
+print(q.get(timeout=60))
+p.join()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

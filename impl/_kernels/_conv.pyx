@@ -12,8 +12,9 @@ bounds checks; images of any strides are read as they are.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
+
+from impl._kernels.parallel import parallel as _parallel
 
 
 def _check(x, cols, kernel_size, stride, padding, dilation, c0, op):
@@ -55,49 +56,55 @@ def im2col(x, cols, kernel_size, stride, padding, dilation, c0):
     (Cg·kh·kw, N, Ho, Wo) C-contiguous, both float32 or both float64; ``padding`` is (top, left).
     """
     args = _check(x, cols, kernel_size, stride, padding, dilation, c0, "im2col")
+    if cols.size:
+        _parallel(_im2col_range, cols.shape[0] * cols.shape[1], cols.size, x, cols, args)
+
+
+def _im2col_range(x, cols, args, begin, end):
+    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
     if x.dtype.itemsize == 4:
-        _im2col[float](x, cols, *args)
+        _im2col[float](x, cols, *args, begin, end)
     else:
-        _im2col[double](x, cols, *args)
+        _im2col[double](x, cols, *args, begin, end)
 
 
 cdef _im2col(const floating[:, :, :, :] x, floating[:, :, :, ::1] cols, Py_ssize_t kh,
              Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0):
-    cdef Py_ssize_t K = cols.shape[0], N = cols.shape[1], Ho = cols.shape[2], Wo = cols.shape[3]
+             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0, Py_ssize_t begin, Py_ssize_t end):
+    # Tasks begin .. end of the K·N rows (k, n) of the column array.
+    cdef Py_ssize_t N = cols.shape[1], Ho = cols.shape[2], Wo = cols.shape[3]
     cdef Py_ssize_t H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t xs = x.strides[3] // <Py_ssize_t> sizeof(floating)
     cdef Py_ssize_t task, k, n, c, i, j, ho, wo, h, off, lo, hi
     cdef size_t item = sizeof(floating)
     cdef const floating *src
     cdef floating *dst
-    if K * N * Ho * Wo == 0:
-        return
-    for task in prange(K * N, nogil=True, schedule="static"):
-        k = task // N
-        n = task - k * N
-        c = k // (kh * kw)
-        i = (k // kw) % kh
-        j = k % kw
-        off = j * dw - pw
-        lo = _first(sw, off)
-        hi = _end(Wo, W, sw, off)
-        if hi < lo:
-            hi = lo
-        for ho in range(Ho):
-            dst = &cols[k, n, ho, 0]
-            h = ho * sh - ph + i * dh
-            if h < 0 or h >= H or hi == lo:
-                memset(dst, 0, Wo * item)
-                continue
-            memset(dst, 0, lo * item)
-            src = &x[n, c0 + c, h, 0]
-            if sw == 1 and xs == 1:
-                memcpy(dst + lo, src + lo + off, (hi - lo) * item)
-            else:
-                for wo in range(lo, hi):
-                    dst[wo] = src[(wo * sw + off) * xs]
-            memset(dst + hi, 0, (Wo - hi) * item)
+    with nogil:
+        for task in range(begin, end):
+            k = task // N
+            n = task - k * N
+            c = k // (kh * kw)
+            i = (k // kw) % kh
+            j = k % kw
+            off = j * dw - pw
+            lo = _first(sw, off)
+            hi = _end(Wo, W, sw, off)
+            if hi < lo:
+                hi = lo
+            for ho in range(Ho):
+                dst = &cols[k, n, ho, 0]
+                h = ho * sh - ph + i * dh
+                if h < 0 or h >= H or hi == lo:
+                    memset(dst, 0, Wo * item)
+                    continue
+                memset(dst, 0, lo * item)
+                src = &x[n, c0 + c, h, 0]
+                if sw == 1 and xs == 1:
+                    memcpy(dst + lo, src + lo + off, (hi - lo) * item)
+                else:
+                    for wo in range(lo, hi):
+                        dst[wo] = src[(wo * sw + off) * xs]
+                memset(dst + hi, 0, (Wo - hi) * item)
 
 
 def col2im(cols, x, kernel_size, stride, padding, dilation, c0):
@@ -106,42 +113,48 @@ def col2im(cols, x, kernel_size, stride, padding, dilation, c0):
     are). ``x`` is C-contiguous here; otherwise the arrays and parameters are im2col's.
     """
     args = _check(x, cols, kernel_size, stride, padding, dilation, c0, "col2im")
+    cg = cols.shape[0] // (kernel_size[0] * kernel_size[1])
+    if x.shape[0] * cg * x.shape[2] * x.shape[3]:
+        _parallel(_col2im_range, x.shape[0] * cg, cols.size, cols, x, args)
+
+
+def _col2im_range(cols, x, args, begin, end):
     if x.dtype.itemsize == 4:
-        _col2im[float](cols, x, *args)
+        _col2im[float](cols, x, *args, begin, end)
     else:
-        _col2im[double](cols, x, *args)
+        _col2im[double](cols, x, *args, begin, end)
 
 
 cdef _col2im(const floating[:, :, :, ::1] cols, floating[:, :, :, ::1] x, Py_ssize_t kh,
              Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0):
-    # One task per image plane (n, c): the planes are independent, so there are no races.
-    cdef Py_ssize_t K = cols.shape[0], N = cols.shape[1], Ho = cols.shape[2], Wo = cols.shape[3]
-    cdef Py_ssize_t H = x.shape[2], W = x.shape[3], cg = K // (kh * kw)
+             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0, Py_ssize_t begin, Py_ssize_t end):
+    # Tasks begin .. end of the image planes (n, c): the planes are independent, so ranges of
+    # them run in parallel without races.
+    cdef Py_ssize_t Ho = cols.shape[2], Wo = cols.shape[3]
+    cdef Py_ssize_t H = x.shape[2], W = x.shape[3], cg = cols.shape[0] // (kh * kw)
     cdef Py_ssize_t task, k, n, c, i, j, ho, wo, h, off, lo, hi
     cdef const floating *src
     cdef floating *dst
-    if N * cg * H * W == 0:
-        return
-    for task in prange(N * cg, nogil=True, schedule="static"):
-        n = task // cg
-        c = task - n * cg
-        memset(&x[n, c0 + c, 0, 0], 0, H * W * sizeof(floating))
-        for i in range(kh):
-            for j in range(kw):
-                k = (c * kh + i) * kw + j
-                off = j * dw - pw
-                lo = _first(sw, off)
-                hi = _end(Wo, W, sw, off)
-                for ho in range(Ho):
-                    h = ho * sh - ph + i * dh
-                    if h < 0 or h >= H:
-                        continue
-                    src = &cols[k, n, ho, 0]
-                    dst = &x[n, c0 + c, h, 0]
-                    if sw == 1:
-                        for wo in range(lo, hi):
-                            dst[wo + off] += src[wo]
-                    else:
-                        for wo in range(lo, hi):
-                            dst[wo * sw + off] += src[wo]
+    with nogil:
+        for task in range(begin, end):
+            n = task // cg
+            c = task - n * cg
+            memset(&x[n, c0 + c, 0, 0], 0, H * W * sizeof(floating))
+            for i in range(kh):
+                for j in range(kw):
+                    k = (c * kh + i) * kw + j
+                    off = j * dw - pw
+                    lo = _first(sw, off)
+                    hi = _end(Wo, W, sw, off)
+                    for ho in range(Ho):
+                        h = ho * sh - ph + i * dh
+                        if h < 0 or h >= H:
+                            continue
+                        src = &cols[k, n, ho, 0]
+                        dst = &x[n, c0 + c, h, 0]
+                        if sw == 1:
+                            for wo in range(lo, hi):
+                                dst[wo + off] += src[wo]
+                        else:
+                            for wo in range(lo, hi):
+                                dst[wo * sw + off] += src[wo]

@@ -8,22 +8,15 @@ channels. Per-element updates (normalize, input gradient) run in memory order �
 chunks of rows in parallel — which streams through memory far faster than channel by channel,
 where each row is a separate short stream. Per-element arithmetic is in the input's dtype, the
 per-channel constants rounded to it once, as torch does: a float32 batch norm runs in float32.
-Small inputs run on one thread.
+Small inputs run on one thread (:func:`impl._kernels.parallel.parallel`).
 """
 
-cimport openmp
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.math cimport NAN, isfinite
 
-cdef Py_ssize_t _PARALLEL_MIN = 1 << 16  # elements: fewer run on one thread (a team costs more)
-cdef Py_ssize_t _CHUNK = 1 << 14  # elements per chunk of rows in the per-element passes
+from impl._kernels.parallel import parallel as _parallel
+
 cdef Py_ssize_t _BLOCK = 256  # elements summed in the input's dtype before going into double
-
-
-cdef inline int _threads(Py_ssize_t size) noexcept nogil:
-    """Every core (OpenMP's default team) for a pass over ``size`` elements if large, else 1."""
-    return openmp.omp_get_max_threads() if size >= _PARALLEL_MIN else 1
 
 
 # -- per-channel sums (a channel: A rows of B contiguous elements, K * B apart) ----------------
@@ -135,27 +128,35 @@ def channel_stats(x, mean, var):
     float64 of shape (K,).
     """
     _check("channel_stats", x, (), (mean, var))
-    if x.dtype.itemsize == 4:
-        _stats[float](x, mean, var)
-    else:
-        _stats[double](x, mean, var)
-
-
-cdef _stats(const floating[:, :, ::1] x, double[::1] mean, double[::1] var):
-    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2], k
-    cdef double n = A * B, m, pivot
-    if A * K * B == 0:
+    if x.size == 0:
         mean[:] = NAN
         var[:] = NAN
-        return
+    else:
+        _parallel(_stats_range, x.shape[1], x.size, x, mean, var)
+
+
+def _stats_range(x, mean, var, begin, end):
+    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
+    if x.dtype.itemsize == 4:
+        _stats[float](x, mean, var, begin, end)
+    else:
+        _stats[double](x, mean, var, begin, end)
+
+
+cdef _stats(const floating[:, :, ::1] x, double[::1] mean, double[::1] var, Py_ssize_t begin,
+            Py_ssize_t end):
+    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2], k
+    cdef double n = A * B, m, pivot
     cdef const floating *x0 = &x[0, 0, 0]
-    for k in prange(K, nogil=True, schedule="static", num_threads=_threads(A * K * B)):
-        # The mean as the channel's first element plus the mean deviation from it: small terms
-        # to sum, whatever the mean (an infinite first element would turn every term into NaN).
-        pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
-        m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, False) / n
-        mean[k] = m
-        var[k] = _sum_dev(x0 + k * B, A, K * B, B, m, True) / n
+    with nogil:
+        for k in range(begin, end):
+            # The mean as the channel's first element plus the mean deviation from it: small
+            # terms to sum, whatever the mean (an infinite first element would turn every term
+            # into NaN).
+            pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
+            m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, False) / n
+            mean[k] = m
+            var[k] = _sum_dev(x0 + k * B, A, K * B, B, m, True) / n
 
 
 def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
@@ -165,65 +166,65 @@ def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
     per-channel arrays are float64 of shape (K,).
     """
     _check("channel_grad_sums", x, (g,), (mean, sum_g, sum_gxc))
-    if x.dtype.itemsize == 4:
-        _grad_sums[float](g, x, mean, sum_g, sum_gxc)
+    if x.size == 0:
+        sum_g[:] = 0.0
+        sum_gxc[:] = 0.0
     else:
-        _grad_sums[double](g, x, mean, sum_g, sum_gxc)
+        _parallel(_grad_sums_range, x.shape[1], 2 * x.size, g, x, mean, sum_g, sum_gxc)
+
+
+def _grad_sums_range(g, x, mean, sum_g, sum_gxc, begin, end):
+    if x.dtype.itemsize == 4:
+        _grad_sums[float](g, x, mean, sum_g, sum_gxc, begin, end)
+    else:
+        _grad_sums[double](g, x, mean, sum_g, sum_gxc, begin, end)
 
 
 cdef _grad_sums(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
-                const double[::1] mean, double[::1] sum_g, double[::1] sum_gxc):
+                const double[::1] mean, double[::1] sum_g, double[::1] sum_gxc,
+                Py_ssize_t begin, Py_ssize_t end):
     cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2], k
     cdef _GradSums sums
-    if A * K * B == 0:
-        sum_g[:] = 0.0
-        sum_gxc[:] = 0.0
-        return
     cdef const floating *x0 = &x[0, 0, 0]
     cdef const floating *g0 = &g[0, 0, 0]
-    for k in prange(K, nogil=True, schedule="static", num_threads=_threads(A * K * B)):
-        sums = _sum_grads(g0 + k * B, x0 + k * B, A, K * B, B, mean[k])
-        sum_g[k] = sums.g
-        sum_gxc[k] = sums.gx
+    with nogil:
+        for k in range(begin, end):
+            sums = _sum_grads(g0 + k * B, x0 + k * B, A, K * B, B, mean[k])
+            sum_g[k] = sums.g
+            sum_gxc[k] = sums.gx
 
 
 # -- per-element passes, in memory order ------------------------------------------------------
 
-cdef void _rows(const floating *g, const floating *x, floating *out, Py_ssize_t R,
-                Py_ssize_t K, Py_ssize_t B, const double *mean, const double *c1,
-                const double *c2, const double *c3) noexcept nogil:
-    """out = g * c1[k] + (x - mean[k]) * c2[k] + c3[k] over R rows of B elements, row r in
-    channel k = r % K; without the g term when ``g`` is NULL. Contiguous chunks of rows run in
-    parallel; a chunk finds its first row's channel once and steps k along."""
-    cdef Py_ssize_t rows_per_chunk = max(1, _CHUNK // max(B, 1))
-    cdef Py_ssize_t chunks = (R + rows_per_chunk - 1) // rows_per_chunk
-    cdef Py_ssize_t t, r, r1, k, b
+cdef void _rows(const floating *g, const floating *x, floating *out, Py_ssize_t K,
+                Py_ssize_t B, const double *mean, const double *c1, const double *c2,
+                const double *c3, Py_ssize_t r, Py_ssize_t r1) noexcept nogil:
+    """out = g * c1[k] + (x - mean[k]) * c2[k] + c3[k] over rows r .. r1 of B elements, row r in
+    channel k = r % K; without the g term when ``g`` is NULL. The channel of the first row is
+    found once and k steps along."""
+    cdef Py_ssize_t k = r % K, b
     cdef floating m, s1, s2, s3
     cdef const floating *xr
     cdef const floating *gr
     cdef floating *orow
-    for t in prange(chunks, schedule="static", num_threads=_threads(R * B)):
-        r = t * rows_per_chunk
-        r1 = min(r + rows_per_chunk, R)
-        k = r % K
-        while r < r1:
-            m = <floating> mean[k]
-            s2 = <floating> c2[k]
-            s3 = <floating> c3[k]
-            xr = x + r * B
-            orow = out + r * B
-            if g != NULL:
-                s1 = <floating> c1[k]
-                gr = g + r * B
-                for b in range(B):
-                    orow[b] = gr[b] * s1 + (xr[b] - m) * s2 + s3
-            else:
-                for b in range(B):
-                    orow[b] = (xr[b] - m) * s2 + s3
-            r = r + 1
-            k = k + 1
-            if k == K:
-                k = 0
+    while r < r1:
+        m = <floating> mean[k]
+        s2 = <floating> c2[k]
+        s3 = <floating> c3[k]
+        xr = x + r * B
+        orow = out + r * B
+        if g != NULL:
+            s1 = <floating> c1[k]
+            gr = g + r * B
+            for b in range(B):
+                orow[b] = gr[b] * s1 + (xr[b] - m) * s2 + s3
+        else:
+            for b in range(B):
+                orow[b] = (xr[b] - m) * s2 + s3
+        r = r + 1
+        k = k + 1
+        if k == K:
+            k = 0
 
 
 def channel_affine(x, mean, scale, shift, out):
@@ -233,20 +234,24 @@ def channel_affine(x, mean, scale, shift, out):
     float64 of one dtype; ``mean``, ``scale``, ``shift`` are float64 of shape (K,).
     """
     _check("channel_affine", x, (out,), (mean, scale, shift))
+    _parallel(_affine_range, x.shape[0] * x.shape[1], x.size, x, mean, scale, shift, out)
+
+
+def _affine_range(x, mean, scale, shift, out, begin, end):
     if x.dtype.itemsize == 4:
-        _affine[float](x, mean, scale, shift, out)
+        _affine[float](x, mean, scale, shift, out, begin, end)
     else:
-        _affine[double](x, mean, scale, shift, out)
+        _affine[double](x, mean, scale, shift, out, begin, end)
 
 
 cdef _affine(const floating[:, :, ::1] x, const double[::1] mean, const double[::1] scale,
-             const double[::1] shift, floating[:, :, ::1] out):
-    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2]
-    if A * K * B == 0:
-        return
-    with nogil:
-        _rows(<const floating *> NULL, &x[0, 0, 0], &out[0, 0, 0], A * K, K, B, &mean[0],
-              &scale[0], &scale[0], &shift[0])
+             const double[::1] shift, floating[:, :, ::1] out, Py_ssize_t begin,
+             Py_ssize_t end):
+    # Rows begin .. end of the A·K rows.
+    if begin < end and x.shape[2]:  # (A, K, 0) has no element to point at
+        with nogil:
+            _rows(<const floating *> NULL, &x[0, 0, 0], &out[0, 0, 0], x.shape[1], x.shape[2],
+                  &mean[0], &scale[0], &scale[0], &shift[0], begin, end)
 
 
 def channel_combine(g, x, mean, c1, c2, c3, out):
@@ -256,18 +261,20 @@ def channel_combine(g, x, mean, c1, c2, c3, out):
     (K,).
     """
     _check("channel_combine", x, (g, out), (mean, c1, c2, c3))
+    _parallel(_combine_range, x.shape[0] * x.shape[1], 2 * x.size, g, x, mean, c1, c2, c3, out)
+
+
+def _combine_range(g, x, mean, c1, c2, c3, out, begin, end):
     if x.dtype.itemsize == 4:
-        _combine[float](g, x, mean, c1, c2, c3, out)
+        _combine[float](g, x, mean, c1, c2, c3, out, begin, end)
     else:
-        _combine[double](g, x, mean, c1, c2, c3, out)
+        _combine[double](g, x, mean, c1, c2, c3, out, begin, end)
 
 
 cdef _combine(const floating[:, :, ::1] g, const floating[:, :, ::1] x, const double[::1] mean,
               const double[::1] c1, const double[::1] c2, const double[::1] c3,
-              floating[:, :, ::1] out):
-    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2]
-    if A * K * B == 0:
-        return
-    with nogil:
-        _rows(&g[0, 0, 0], &x[0, 0, 0], &out[0, 0, 0], A * K, K, B, &mean[0], &c1[0], &c2[0],
-              &c3[0])
+              floating[:, :, ::1] out, Py_ssize_t begin, Py_ssize_t end):
+    if begin < end and x.shape[2]:  # (A, K, 0) has no element to point at
+        with nogil:
+            _rows(&g[0, 0, 0], &x[0, 0, 0], &out[0, 0, 0], x.shape[1], x.shape[2], &mean[0],
+                  &c1[0], &c2[0], &c3[0], begin, end)
