@@ -347,36 +347,30 @@ def test_missing_extension_gives_a_clear_import_error(module):
 
 
 # -- the threads the kernels run on (impl._kernels.parallel) ------------------------------------
-def test_parallel_covers_every_task_once_in_ranges_on_distinct_threads(monkeypatch):
-    import threading
-
+def test_threads_per_loop(monkeypatch):
     monkeypatch.setattr(parallel, "_num_threads", 3)
-    seen = []
-    parallel.parallel(lambda tag, b, e: seen.append((tag, b, e, threading.get_ident())), 10,
-                      3 * parallel.GRAIN, "t")
-    ranges = sorted((b, e) for _, b, e, _ in seen)
-    assert ranges == [(0, 3), (3, 6), (6, 10)]
-    assert len({ident for *_, ident in seen}) == 3
-    assert any(ident == threading.get_ident() for *_, ident in seen)  # the caller takes one
-    seen.clear()
-    parallel.parallel(lambda tag, b, e: seen.append((b, e)), 10, parallel.GRAIN - 1, "t")
-    assert seen == [(0, 10)]  # little work: one range, on the calling thread
+    assert parallel.threads(10, 3 * parallel.GRAIN) == 3
+    assert parallel.threads(2, 3 * parallel.GRAIN) == 2  # no more threads than tasks
+    assert parallel.threads(10, 2 * parallel.GRAIN - 1) == 1  # little work: the caller alone
+    assert parallel.threads(0, 0) == 1
 
 
-def test_parallel_raises_a_range_error_after_every_range_is_done(monkeypatch):
-    import time
+def test_kernels_called_from_many_threads_at_once_agree_with_one_call(monkeypatch, rng):
+    # One team per module runs one call at a time; a call that finds it busy runs alone.
+    from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setattr(parallel, "_num_threads", 2)
-    finished = []
+    monkeypatch.setattr(parallel, "GRAIN", 1)
+    x = rng.standard_normal((4, 8, 16, 16))
+    geometry = ((3, 3), (1, 1), (1, 1), (1, 1), 0)
+    want = np.empty((72, 4, 16, 16))
+    COMPILED["im2col"](x, want, *geometry)
 
-    def work(b, e):
-        if b:
-            raise ValueError("range failed")
-        time.sleep(0.05)
-        finished.append(b)
-    with pytest.raises(ValueError, match="range failed"):
-        parallel.parallel(work, 2, 2 * parallel.GRAIN)
-    assert finished == [0]
+    def one(_):
+        cols = np.empty_like(want)
+        COMPILED["im2col"](x, cols, *geometry)
+        return np.array_equal(cols, want)
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(one, range(200)))
 
 
 def test_set_num_threads_is_torchs(monkeypatch):

@@ -14,29 +14,11 @@ bounds checks; images of any strides are read as they are.
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
+from impl._kernels._threads cimport tp_run
+
 import numpy as np
 
-from impl._kernels.parallel import parallel as _parallel
-
-
-def _check(x, cols, kernel_size, stride, padding, dilation, c0, op):
-    """Validate an (N, C, H, W) image and a (Cg·kh·kw, N, Ho, Wo) column array; return Cg."""
-    for name, pair in (("kernel_size", kernel_size), ("stride", stride),
-                       ("dilation", dilation)):
-        if len(pair) != 2 or pair[0] < 1 or pair[1] < 1:
-            raise ValueError(f"{op}: {name} must be two positive integers, got {pair}")
-    if len(padding) != 2:
-        raise ValueError(f"{op}: padding must be two integers, got {padding}")
-    if x.ndim != 4 or cols.ndim != 4 or x.dtype != cols.dtype or x.shape[0] != cols.shape[1]:
-        raise ValueError(f"{op}: expected (N, C, H, W) and (K, N, Ho, Wo) arrays of one dtype "
-                         f"and batch, got {x.shape} {x.dtype} and {cols.shape} {cols.dtype}")
-    taps = kernel_size[0] * kernel_size[1]
-    cg = cols.shape[0] // taps
-    if cols.shape[0] != taps * cg or c0 < 0 or c0 + cg > x.shape[1]:
-        raise ValueError(f"{op}: {cols.shape[0]} rows are not {taps} taps of a channel range "
-                         f"within the image's {x.shape[1]} channels starting at {c0}")
-    return (kernel_size[0], kernel_size[1], stride[0], stride[1], padding[0], padding[1],
-            dilation[0], dilation[1], c0)
+from impl._kernels.parallel import threads as _threads
 
 
 # Rows shorter than this are copied and zeroed element by element: a libc call per row of a
@@ -75,17 +57,70 @@ cdef inline Py_ssize_t _end(Py_ssize_t n_out, Py_ssize_t size, Py_ssize_t s,
     return end if end < n_out else n_out
 
 
-def _runs(Py_ssize_t kw, Py_ssize_t Wo, Py_ssize_t W, Py_ssize_t sw, Py_ssize_t pw,
-          Py_ssize_t dw):
-    """For each kernel column j: the output columns lo .. hi whose input column wo·sw - pw + j·dw
-    lies inside the image (hi >= lo)."""
-    runs = np.empty((kw, 2), np.intp)
+ctypedef struct _Conv:
+    # One im2col / col2im call: the image (N, C, H, W), of any strides (in elements) for
+    # im2col, C-contiguous for col2im; the column array (K, N, Ho, Wo), C-contiguous; the
+    # geometry; for each kernel column j, the output columns runs[j] .. runs[j + 1] (of
+    # ``runs``, 2 per j) whose input column lies inside the image.
+    bint is_double
+    char *x
+    char *cols
+    Py_ssize_t xs[4]
+    Py_ssize_t N, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw, c0, cg
+    Py_ssize_t *runs
+
+
+cdef object _setup(_Conv *a, x, cols, kernel_size, stride, padding, dilation, c0, op):
+    """Check the arrays and parameters (no loop below reads or writes out of bounds once they
+    pass) and fill ``a``; return the array ``a.runs`` points into (keep it while ``a`` is used).
+    """
+    for name, pair in (("kernel_size", kernel_size), ("stride", stride),
+                       ("dilation", dilation)):
+        if len(pair) != 2 or pair[0] < 1 or pair[1] < 1:
+            raise ValueError(f"{op}: {name} must be two positive integers, got {pair}")
+    if len(padding) != 2:
+        raise ValueError(f"{op}: padding must be two integers, got {padding}")
+    if x.ndim != 4 or cols.ndim != 4 or x.dtype != cols.dtype or x.shape[0] != cols.shape[1]:
+        raise ValueError(f"{op}: expected (N, C, H, W) and (K, N, Ho, Wo) arrays of one dtype "
+                         f"and batch, got {x.shape} {x.dtype} and {cols.shape} {cols.dtype}")
+    taps = kernel_size[0] * kernel_size[1]
+    cg = cols.shape[0] // taps
+    if cols.shape[0] != taps * cg or c0 < 0 or c0 + cg > x.shape[1]:
+        raise ValueError(f"{op}: {cols.shape[0]} rows are not {taps} taps of a channel range "
+                         f"within the image's {x.shape[1]} channels starting at {c0}")
+    out = cols if op == "im2col" else x
+    if not out.flags.writeable or not out.flags.c_contiguous:
+        raise ValueError(f"{op}: the output array must be writeable and C-contiguous")
+    a.kh, a.kw = kernel_size
+    a.sh, a.sw = stride
+    a.ph, a.pw = padding
+    a.dh, a.dw = dilation
+    a.c0, a.cg = c0, cg
+    a.N, a.H, a.W = x.shape[0], x.shape[2], x.shape[3]
+    a.Ho, a.Wo = cols.shape[2], cols.shape[3]
+    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
+    a.is_double = x.dtype.itemsize == 8
+    if a.is_double:
+        _arrays[double](a, x, cols)
+    else:
+        _arrays[float](a, x, cols)
+    runs = np.empty(2 * a.kw, np.intp)
+    cdef Py_ssize_t[::1] r = runs
     cdef Py_ssize_t j, off
-    for j in range(kw):
-        off = j * dw - pw
-        runs[j, 0] = _first(sw, off)
-        runs[j, 1] = max(runs[j, 0], _end(Wo, W, sw, off))
+    for j in range(a.kw):
+        off = j * a.dw - a.pw
+        r[2 * j] = _first(a.sw, off)
+        r[2 * j + 1] = max(r[2 * j], _end(a.Wo, a.W, a.sw, off))
+    a.runs = &r[0]
     return runs
+
+
+cdef void _arrays(_Conv *a, const floating[:, :, :, :] x, const floating[:, :, :, ::1] cols):
+    # Base pointers (only address arithmetic on empty arrays: the loops touch no element then).
+    a.x = <char *> &x[0, 0, 0, 0]
+    a.cols = <char *> &cols[0, 0, 0, 0]
+    for i in range(4):
+        a.xs[i] = x.strides[i] // <Py_ssize_t> sizeof(floating)
 
 
 def im2col(x, cols, kernel_size, stride, padding, dilation, c0):
@@ -93,56 +128,56 @@ def im2col(x, cols, kernel_size, stride, padding, dilation, c0):
     wo * sw - pw + j * dw], 0 outside the image. ``x`` is (N, C, H, W) of any strides, ``cols``
     (Cg·kh·kw, N, Ho, Wo) C-contiguous, both float32 or both float64; ``padding`` is (top, left).
     """
-    args = _check(x, cols, kernel_size, stride, padding, dilation, c0, "im2col")
+    cdef _Conv a
+    runs = _setup(&a, x, cols, kernel_size, stride, padding, dilation, c0, "im2col")
+    cdef Py_ssize_t tasks = a.cg * a.N
+    cdef int k = _threads(tasks, cols.size)
     if cols.size:
-        _parallel(_im2col_range, cols.shape[0] // (args[0] * args[1]) * cols.shape[1],
-                  cols.size, x, cols, args)
+        with nogil:
+            tp_run(_im2col_task, &a, tasks, k)
 
 
-def _im2col_range(x, cols, args, begin, end):
-    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
-    if x.dtype.itemsize == 4:
-        _im2col[float](x, cols, *args, begin, end)
+cdef void _im2col_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Conv *a = <_Conv *> ctx
+    if a.is_double:
+        _im2col(a, <const double *> a.x, <double *> a.cols, begin, end)
     else:
-        _im2col[double](x, cols, *args, begin, end)
+        _im2col(a, <const float *> a.x, <float *> a.cols, begin, end)
 
 
-cdef _im2col(const floating[:, :, :, :] x, floating[:, :, :, ::1] cols, Py_ssize_t kh,
-             Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0, Py_ssize_t begin, Py_ssize_t end):
+cdef inline void _im2col(const _Conv *a, const floating *x, floating *cols, Py_ssize_t begin,
+                         Py_ssize_t end) noexcept nogil:
     # Tasks begin .. end of the (channel, image) pairs, channel-major (task = c·N + n): a task
     # reads one image plane and writes its block of each of the channel's kh·kw rows, next to
     # the previous task's blocks.
-    cdef Py_ssize_t N = cols.shape[1], Ho = cols.shape[2], Wo = cols.shape[3]
-    cdef Py_ssize_t H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t xs = x.strides[3] // <Py_ssize_t> sizeof(floating)
-    cdef Py_ssize_t[:, ::1] runs = _runs(kw, Wo, W, sw, pw, dw)
+    cdef Py_ssize_t N = a.N, Ho = a.Ho, Wo = a.Wo, H = a.H, W = a.W, kh = a.kh, kw = a.kw
     cdef Py_ssize_t task, n, c, i, j, ho, wo, h, off, lo, hi
     cdef const floating *src
     cdef floating *dst
-    with nogil:
-        for task in range(begin, end):
-            c = task // N
-            n = task - c * N
-            for i in range(kh):
-                for ho in range(Ho):
-                    h = ho * sh - ph + i * dh
-                    src = &x[n, c0 + c, h, 0] if 0 <= h < H and W > 0 else NULL
-                    for j in range(kw):
-                        dst = &cols[(c * kh + i) * kw + j, n, ho, 0]
-                        if src == NULL:
-                            _zero(dst, Wo)
-                            continue
-                        off = j * dw - pw
-                        lo = runs[j, 0]
-                        hi = runs[j, 1]
-                        _zero(dst, lo)
-                        if sw == 1 and xs == 1:
-                            _copy(dst + lo, src + lo + off, hi - lo)
-                        else:
-                            for wo in range(lo, hi):
-                                dst[wo] = src[(wo * sw + off) * xs]
-                        _zero(dst + hi, Wo - hi)
+    for task in range(begin, end):
+        c = task // N
+        n = task - c * N
+        for i in range(kh):
+            for ho in range(Ho):
+                h = ho * a.sh - a.ph + i * a.dh
+                src = NULL
+                if 0 <= h < H and W > 0:
+                    src = x + n * a.xs[0] + (a.c0 + c) * a.xs[1] + h * a.xs[2]
+                for j in range(kw):
+                    dst = cols + ((((c * kh + i) * kw + j) * N + n) * Ho + ho) * Wo
+                    if src == NULL:
+                        _zero(dst, Wo)
+                        continue
+                    off = j * a.dw - a.pw
+                    lo = a.runs[2 * j]
+                    hi = a.runs[2 * j + 1]
+                    _zero(dst, lo)
+                    if a.sw == 1 and a.xs[3] == 1:
+                        _copy(dst + lo, src + lo + off, hi - lo)
+                    else:
+                        for wo in range(lo, hi):
+                            dst[wo] = src[(wo * a.sw + off) * a.xs[3]]
+                    _zero(dst + hi, Wo - hi)
 
 
 def col2im(cols, x, kernel_size, stride, padding, dilation, c0):
@@ -150,49 +185,51 @@ def col2im(cols, x, kernel_size, stride, padding, dilation, c0):
     im2col copies from there (channels outside c0 .. c0 + Cg are left as they are). ``x`` is
     C-contiguous here; otherwise the arrays and parameters are im2col's.
     """
-    args = _check(x, cols, kernel_size, stride, padding, dilation, c0, "col2im")
-    cg = cols.shape[0] // (kernel_size[0] * kernel_size[1])
-    if x.shape[0] * cg * x.shape[2] * x.shape[3]:
-        _parallel(_col2im_range, cg * x.shape[0], cols.size, cols, x, args)
+    cdef _Conv a
+    runs = _setup(&a, x, cols, kernel_size, stride, padding, dilation, c0, "col2im")
+    cdef Py_ssize_t tasks = a.cg * a.N
+    cdef int k = _threads(tasks, cols.size)
+    if tasks * a.H * a.W:
+        with nogil:
+            tp_run(_col2im_task, &a, tasks, k)
 
 
-def _col2im_range(cols, x, args, begin, end):
-    if x.dtype.itemsize == 4:
-        _col2im[float](cols, x, *args, begin, end)
+cdef void _col2im_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Conv *a = <_Conv *> ctx
+    if a.is_double:
+        _col2im(a, <const double *> a.cols, <double *> a.x, begin, end)
     else:
-        _col2im[double](cols, x, *args, begin, end)
+        _col2im(a, <const float *> a.cols, <float *> a.x, begin, end)
 
 
-cdef _col2im(const floating[:, :, :, ::1] cols, floating[:, :, :, ::1] x, Py_ssize_t kh,
-             Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-             Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t c0, Py_ssize_t begin, Py_ssize_t end):
+cdef inline void _col2im(const _Conv *a, const floating *cols, floating *x, Py_ssize_t begin,
+                         Py_ssize_t end) noexcept nogil:
     # Tasks begin .. end of the image planes, channel-major (task = c·N + n) as in im2col. The
     # planes are independent, so ranges of them run in parallel without races.
-    cdef Py_ssize_t N = cols.shape[1], Ho = cols.shape[2], Wo = cols.shape[3]
-    cdef Py_ssize_t H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t[:, ::1] runs = _runs(kw, Wo, W, sw, pw, dw)
+    cdef Py_ssize_t N = a.N, Ho = a.Ho, Wo = a.Wo, H = a.H, W = a.W, kh = a.kh, kw = a.kw
     cdef Py_ssize_t task, n, c, i, j, ho, wo, h, off, lo, hi
     cdef const floating *src
+    cdef floating *plane
     cdef floating *dst
-    with nogil:
-        for task in range(begin, end):
-            c = task // N
-            n = task - c * N
-            _zero(&x[n, c0 + c, 0, 0], H * W)
-            for i in range(kh):
-                for ho in range(Ho):
-                    h = ho * sh - ph + i * dh
-                    if h < 0 or h >= H:
-                        continue
-                    dst = &x[n, c0 + c, h, 0]
-                    for j in range(kw):
-                        src = &cols[(c * kh + i) * kw + j, n, ho, 0]
-                        off = j * dw - pw
-                        lo = runs[j, 0]
-                        hi = runs[j, 1]
-                        if sw == 1:
-                            for wo in range(lo, hi):
-                                dst[wo + off] += src[wo]
-                        else:
-                            for wo in range(lo, hi):
-                                dst[wo * sw + off] += src[wo]
+    for task in range(begin, end):
+        c = task // N
+        n = task - c * N
+        plane = x + n * a.xs[0] + (a.c0 + c) * a.xs[1]
+        _zero(plane, H * W)
+        for i in range(kh):
+            for ho in range(Ho):
+                h = ho * a.sh - a.ph + i * a.dh
+                if h < 0 or h >= H:
+                    continue
+                dst = plane + h * W
+                for j in range(kw):
+                    src = cols + ((((c * kh + i) * kw + j) * N + n) * Ho + ho) * Wo
+                    off = j * a.dw - a.pw
+                    lo = a.runs[2 * j]
+                    hi = a.runs[2 * j + 1]
+                    if a.sw == 1:
+                        for wo in range(lo, hi):
+                            dst[wo + off] += src[wo]
+                    else:
+                        for wo in range(lo, hi):
+                            dst[wo * a.sw + off] += src[wo]

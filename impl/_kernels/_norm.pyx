@@ -8,13 +8,15 @@ channels. Per-element updates (normalize, input gradient) run in memory order �
 chunks of rows in parallel — which streams through memory far faster than channel by channel,
 where each row is a separate short stream. Per-element arithmetic is in the input's dtype, the
 per-channel constants rounded to it once, as torch does: a float32 batch norm runs in float32.
-Small inputs run on one thread (:func:`impl._kernels.parallel.parallel`).
+Small inputs run on one thread (:func:`impl._kernels.parallel.threads`).
 """
 
 from cython cimport floating
 from libc.math cimport NAN, isfinite
 
-from impl._kernels.parallel import parallel as _parallel
+from impl._kernels._threads cimport tp_run
+
+from impl._kernels.parallel import threads as _threads
 
 cdef Py_ssize_t _BLOCK = 256  # elements summed in the input's dtype before going into double
 
@@ -106,17 +108,64 @@ cdef inline _GradSums _sum_grads(const floating *g, const floating *x, Py_ssize_
     return out
 
 
-def _check(name, x, others, per_channel):
-    """The shapes every kernel relies on: the other arrays of x's shape and dtype (None: absent),
-    per-channel arrays of shape (K,)."""
-    for a in others:
-        if a is not None and (a.shape != x.shape or a.dtype != x.dtype):
-            raise ValueError(f"{name}: arrays of shape {a.shape} and {x.shape} (dtypes {a.dtype} "
+ctypedef struct _Norm:
+    # One call: x, g and out (A, K, B), C-contiguous, of one dtype (g and out may be NULL);
+    # per-channel float64 arrays of length K (NULL where the kernel has no use for them).
+    bint is_double
+    char *x
+    char *g
+    char *out
+    Py_ssize_t A, K, B
+    double *mean
+    double *var
+    double *c1
+    double *c2
+    double *c3
+
+
+cdef int _setup(_Norm *a, name, x, g, out, mean, var, c1, c2, c3) except -1:
+    """Check the shapes every kernel relies on (g and out of x's shape and dtype, per-channel
+    float64 arrays of shape (K,); None for absent) and fill ``a``."""
+    for o in (g, out):
+        if o is not None and (o.shape != x.shape or o.dtype != x.dtype):
+            raise ValueError(f"{name}: arrays of shape {o.shape} and {x.shape} (dtypes {o.dtype} "
                              f"and {x.dtype}) must match")
-    for v in per_channel:
-        if v.shape != (x.shape[1],):
+    for v in (mean, var, c1, c2, c3):
+        if v is not None and v.shape != (x.shape[1],):
             raise ValueError(f"{name}: per-channel arrays must have shape ({x.shape[1]},), "
                              f"got {v.shape}")
+    a.A, a.K, a.B = x.shape
+    a.is_double = x.dtype.itemsize == 8
+    a.x, a.g, a.out = _data(x), _data(g), _data(out)
+    a.mean, a.var = _per_channel(mean), _per_channel(var)
+    a.c1, a.c2, a.c3 = _per_channel(c1), _per_channel(c2), _per_channel(c3)
+    return 0
+
+
+def _writeable(name, *outputs):
+    for o in outputs:
+        if not o.flags.writeable:
+            raise ValueError(f"{name}: an output array is read-only")
+
+
+cdef char *_data(array) except? NULL:
+    # The first element of a C-contiguous float array (NULL for None or no element).
+    if array is None or array.size == 0:
+        return NULL
+    cdef const float[:, :, ::1] f
+    cdef const double[:, :, ::1] d
+    if array.dtype.itemsize == 4:
+        f = array
+        return <char *> &f[0, 0, 0]
+    d = array
+    return <char *> &d[0, 0, 0]
+
+
+cdef double *_per_channel(v) except? NULL:
+    if v is None:
+        return NULL
+    cdef const double[::1] view = v
+    return <double *> &view[0] if view.shape[0] else NULL
 
 
 def channel_stats(x, mean, var):
@@ -127,36 +176,43 @@ def channel_stats(x, mean, var):
     mean costs no accuracy. ``x`` is C-contiguous float32 or float64; ``mean`` and ``var`` are
     float64 of shape (K,).
     """
-    _check("channel_stats", x, (), (mean, var))
+    cdef _Norm a
+    _setup(&a, "channel_stats", x, None, None, mean, var, None, None, None)
+    _writeable("channel_stats", mean, var)
     if x.size == 0:
         mean[:] = NAN
         var[:] = NAN
     else:
-        _parallel(_stats_range, x.shape[1], x.size, x, mean, var)
+        _run(_stats_task, &a, a.K, x.size)
 
 
-def _stats_range(x, mean, var, begin, end):
-    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
-    if x.dtype.itemsize == 4:
-        _stats[float](x, mean, var, begin, end)
-    else:
-        _stats[double](x, mean, var, begin, end)
-
-
-cdef _stats(const floating[:, :, ::1] x, double[::1] mean, double[::1] var, Py_ssize_t begin,
-            Py_ssize_t end):
-    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2], k
-    cdef double n = A * B, m, pivot
-    cdef const floating *x0 = &x[0, 0, 0]
+cdef void _run(void (*task)(void *, Py_ssize_t, Py_ssize_t) noexcept nogil, _Norm *a,
+               Py_ssize_t ntasks, Py_ssize_t work):
+    cdef int k = _threads(ntasks, work)
     with nogil:
-        for k in range(begin, end):
-            # The mean as the channel's first element plus the mean deviation from it: small
-            # terms to sum, whatever the mean (an infinite first element would turn every term
-            # into NaN).
-            pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
-            m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, False) / n
-            mean[k] = m
-            var[k] = _sum_dev(x0 + k * B, A, K * B, B, m, True) / n
+        tp_run(task, a, ntasks, k)
+
+
+cdef void _stats_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Norm *a = <_Norm *> ctx
+    if a.is_double:
+        _stats(a, <const double *> a.x, begin, end)
+    else:
+        _stats(a, <const float *> a.x, begin, end)
+
+
+cdef inline void _stats(const _Norm *a, const floating *x0, Py_ssize_t begin,
+                        Py_ssize_t end) noexcept nogil:
+    # Channels begin .. end.
+    cdef Py_ssize_t A = a.A, K = a.K, B = a.B, k
+    cdef double n = A * B, m, pivot
+    for k in range(begin, end):
+        # The mean as the channel's first element plus the mean deviation from it: small terms
+        # to sum, whatever the mean (an infinite first element would turn every term into NaN).
+        pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
+        m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, False) / n
+        a.mean[k] = m
+        a.var[k] = _sum_dev(x0 + k * B, A, K * B, B, m, True) / n
 
 
 def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
@@ -165,56 +221,60 @@ def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
     without elements). ``g`` and ``x`` are C-contiguous float32 or float64 of one dtype; the
     per-channel arrays are float64 of shape (K,).
     """
-    _check("channel_grad_sums", x, (g,), (mean, sum_g, sum_gxc))
+    cdef _Norm a
+    _setup(&a, "channel_grad_sums", x, g, None, mean, sum_g, sum_gxc, None, None)
+    _writeable("channel_grad_sums", sum_g, sum_gxc)
     if x.size == 0:
         sum_g[:] = 0.0
         sum_gxc[:] = 0.0
     else:
-        _parallel(_grad_sums_range, x.shape[1], 2 * x.size, g, x, mean, sum_g, sum_gxc)
+        _run(_grad_sums_task, &a, a.K, 2 * x.size)
 
 
-def _grad_sums_range(g, x, mean, sum_g, sum_gxc, begin, end):
-    if x.dtype.itemsize == 4:
-        _grad_sums[float](g, x, mean, sum_g, sum_gxc, begin, end)
-    else:
-        _grad_sums[double](g, x, mean, sum_g, sum_gxc, begin, end)
-
-
-cdef _grad_sums(const floating[:, :, ::1] g, const floating[:, :, ::1] x,
-                const double[::1] mean, double[::1] sum_g, double[::1] sum_gxc,
-                Py_ssize_t begin, Py_ssize_t end):
-    cdef Py_ssize_t A = x.shape[0], K = x.shape[1], B = x.shape[2], k
+cdef void _grad_sums_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    # sum_g and sum_gxc are in the ``var`` and ``c1`` slots.
+    cdef _Norm *a = <_Norm *> ctx
+    cdef Py_ssize_t k, B = a.B
     cdef _GradSums sums
-    cdef const floating *x0 = &x[0, 0, 0]
-    cdef const floating *g0 = &g[0, 0, 0]
-    with nogil:
-        for k in range(begin, end):
-            sums = _sum_grads(g0 + k * B, x0 + k * B, A, K * B, B, mean[k])
-            sum_g[k] = sums.g
-            sum_gxc[k] = sums.gx
+    for k in range(begin, end):
+        if a.is_double:
+            sums = _sum_grads(<const double *> a.g + k * B, <const double *> a.x + k * B, a.A,
+                              a.K * B, B, a.mean[k])
+        else:
+            sums = _sum_grads(<const float *> a.g + k * B, <const float *> a.x + k * B, a.A,
+                              a.K * B, B, a.mean[k])
+        a.var[k] = sums.g
+        a.c1[k] = sums.gx
 
 
 # -- per-element passes, in memory order ------------------------------------------------------
 
-cdef void _rows(const floating *g, const floating *x, floating *out, Py_ssize_t K,
-                Py_ssize_t B, const double *mean, const double *c1, const double *c2,
-                const double *c3, Py_ssize_t r, Py_ssize_t r1) noexcept nogil:
+cdef void _rows_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Norm *a = <_Norm *> ctx
+    if a.is_double:
+        _rows(a, <const double *> a.g, <const double *> a.x, <double *> a.out, begin, end)
+    else:
+        _rows(a, <const float *> a.g, <const float *> a.x, <float *> a.out, begin, end)
+
+
+cdef inline void _rows(const _Norm *a, const floating *g, const floating *x, floating *out,
+                       Py_ssize_t r, Py_ssize_t r1) noexcept nogil:
     """out = g * c1[k] + (x - mean[k]) * c2[k] + c3[k] over rows r .. r1 of B elements, row r in
     channel k = r % K; without the g term when ``g`` is NULL. The channel of the first row is
     found once and k steps along."""
-    cdef Py_ssize_t k = r % K, b
+    cdef Py_ssize_t K = a.K, B = a.B, k = r % K, b
     cdef floating m, s1, s2, s3
     cdef const floating *xr
     cdef const floating *gr
     cdef floating *orow
     while r < r1:
-        m = <floating> mean[k]
-        s2 = <floating> c2[k]
-        s3 = <floating> c3[k]
+        m = <floating> a.mean[k]
+        s2 = <floating> a.c2[k]
+        s3 = <floating> a.c3[k]
         xr = x + r * B
         orow = out + r * B
         if g != NULL:
-            s1 = <floating> c1[k]
+            s1 = <floating> a.c1[k]
             gr = g + r * B
             for b in range(B):
                 orow[b] = gr[b] * s1 + (xr[b] - m) * s2 + s3
@@ -233,25 +293,11 @@ def channel_affine(x, mean, scale, shift, out):
     gradient in evaluation (mean and shift 0). ``x`` and ``out`` are C-contiguous float32 or
     float64 of one dtype; ``mean``, ``scale``, ``shift`` are float64 of shape (K,).
     """
-    _check("channel_affine", x, (out,), (mean, scale, shift))
-    _parallel(_affine_range, x.shape[0] * x.shape[1], x.size, x, mean, scale, shift, out)
-
-
-def _affine_range(x, mean, scale, shift, out, begin, end):
-    if x.dtype.itemsize == 4:
-        _affine[float](x, mean, scale, shift, out, begin, end)
-    else:
-        _affine[double](x, mean, scale, shift, out, begin, end)
-
-
-cdef _affine(const floating[:, :, ::1] x, const double[::1] mean, const double[::1] scale,
-             const double[::1] shift, floating[:, :, ::1] out, Py_ssize_t begin,
-             Py_ssize_t end):
-    # Rows begin .. end of the A·K rows.
-    if begin < end and x.shape[2]:  # (A, K, 0) has no element to point at
-        with nogil:
-            _rows(<const floating *> NULL, &x[0, 0, 0], &out[0, 0, 0], x.shape[1], x.shape[2],
-                  &mean[0], &scale[0], &scale[0], &shift[0], begin, end)
+    cdef _Norm a
+    _setup(&a, "channel_affine", x, None, out, mean, None, scale, scale, shift)
+    _writeable("channel_affine", out)
+    if x.size:
+        _run(_rows_task, &a, a.A * a.K, x.size)
 
 
 def channel_combine(g, x, mean, c1, c2, c3, out):
@@ -260,21 +306,8 @@ def channel_combine(g, x, mean, c1, c2, c3, out):
     C-contiguous float32 or float64 of one dtype; the per-channel arrays are float64 of shape
     (K,).
     """
-    _check("channel_combine", x, (g, out), (mean, c1, c2, c3))
-    _parallel(_combine_range, x.shape[0] * x.shape[1], 2 * x.size, g, x, mean, c1, c2, c3, out)
-
-
-def _combine_range(g, x, mean, c1, c2, c3, out, begin, end):
-    if x.dtype.itemsize == 4:
-        _combine[float](g, x, mean, c1, c2, c3, out, begin, end)
-    else:
-        _combine[double](g, x, mean, c1, c2, c3, out, begin, end)
-
-
-cdef _combine(const floating[:, :, ::1] g, const floating[:, :, ::1] x, const double[::1] mean,
-              const double[::1] c1, const double[::1] c2, const double[::1] c3,
-              floating[:, :, ::1] out, Py_ssize_t begin, Py_ssize_t end):
-    if begin < end and x.shape[2]:  # (A, K, 0) has no element to point at
-        with nogil:
-            _rows(&g[0, 0, 0], &x[0, 0, 0], &out[0, 0, 0], x.shape[1], x.shape[2], &mean[0],
-                  &c1[0], &c2[0], &c3[0], begin, end)
+    cdef _Norm a
+    _setup(&a, "channel_combine", x, g, out, mean, None, c1, c2, c3)
+    _writeable("channel_combine", out)
+    if x.size:
+        _run(_rows_task, &a, a.A * a.K, 2 * x.size)

@@ -14,11 +14,14 @@ plane, so no call reads or writes out of bounds. Arrays are C-contiguous; float3
 from cython cimport floating
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
+
+from impl._kernels._threads cimport tp_run
 
 import numpy as np
 
-from impl._kernels.parallel import parallel as _parallel
+from impl._kernels.parallel import threads as _threads
 
 
 def _check_windows(name, start, end, Py_ssize_t size, Py_ssize_t n_out, int step=1):
@@ -52,6 +55,85 @@ def _check_divisor(name, divisor, out):
 
 # -- max ----------------------------------------------------------------------------------------
 
+ctypedef struct _Pool:
+    # One call on P planes: the input side (P, H, W) and the output side (P, OH, OW), both
+    # C-contiguous (forward: x and out; backward: grad_in and grad_out); the windows (r0, r1,
+    # c0, c1, dilation) or, for the average's backward, the windows holding each input row and
+    # column; max's indices; avg's divisor (OH, OW).
+    bint is_double
+    char *plane
+    char *out
+    int64_t *idx
+    const int64_t *r0
+    const int64_t *r1
+    const int64_t *c0
+    const int64_t *c1
+    const int64_t *row_offsets
+    const int64_t *row_holders
+    const int64_t *col_offsets
+    const int64_t *col_holders
+    const double *divisor
+    Py_ssize_t H, W, OH, OW, dh, dw
+    int failed  # a task could not allocate its scratch memory
+
+
+cdef const int64_t *_ints(a) except? NULL:
+    cdef const int64_t[::1] v = a
+    return &v[0] if v.shape[0] else NULL
+
+
+cdef char *_floats(a) except? NULL:
+    # The first element of a C-contiguous float array (NULL if it has none).
+    cdef const float[::1] f
+    cdef const double[::1] d
+    a = a.reshape(-1)
+    if a.size == 0:
+        return NULL
+    if a.dtype.itemsize == 4:
+        f = a
+        return <char *> &f[0]
+    d = a
+    return <char *> &d[0]
+
+
+cdef int _setup(_Pool *a, plane, out, row_start, row_end, col_start, col_end, divisor,
+                Py_ssize_t dh, Py_ssize_t dw, written) except -1:
+    """Fill ``a`` (after _check): the float arrays must be C-contiguous of one dtype, float32
+    or float64, the ``written`` ones writeable."""
+    if plane.dtype != out.dtype or plane.dtype not in (np.float32, np.float64):
+        raise ValueError(f"pooling: planes and outputs must be both float32 or both float64, "
+                         f"got {plane.dtype} and {out.dtype}")
+    for o in (plane, out):
+        if not o.flags.c_contiguous:
+            raise ValueError(f"pooling: arrays must be C-contiguous, got strides {o.strides}")
+    for o in written:
+        if not o.flags.writeable or not o.flags.c_contiguous:
+            raise ValueError("pooling: an output array is read-only or not C-contiguous")
+    a.is_double = plane.dtype.itemsize == 8
+    a.plane, a.out = _floats(plane), _floats(out)
+    a.H, a.W = plane.shape[1], plane.shape[2]
+    a.OH, a.OW = out.shape[1], out.shape[2]
+    a.dh, a.dw = dh, dw
+    a.r0, a.r1, a.c0, a.c1 = _ints(row_start), _ints(row_end), _ints(col_start), _ints(col_end)
+    cdef const double[:, ::1] div
+    if divisor is not None:
+        div = divisor
+        a.divisor = &div[0, 0] if div.shape[0] * div.shape[1] else NULL
+    a.failed = 0
+    return 0
+
+
+cdef void _run(void (*task)(void *, Py_ssize_t, Py_ssize_t) noexcept nogil, _Pool *a,
+               Py_ssize_t planes, Py_ssize_t work) except *:
+    cdef int k = _threads(planes, work)
+    with nogil:
+        tp_run(task, a, planes, k)
+    if a.failed:
+        raise MemoryError("pooling: out of memory for a kernel's scratch rows")
+
+
+# -- max ----------------------------------------------------------------------------------------
+
 def max_pool_forward(x, row_start, row_end, col_start, col_end, dilation_h, dilation_w, out,
                      indices):
     """out = the max of each window of ``x`` (P, H, W), ``indices`` (int64) = its flat index
@@ -61,47 +143,49 @@ def max_pool_forward(x, row_start, row_end, col_start, col_end, dilation_h, dila
     first element (an empty window gives -inf and that index, as torch)."""
     _check("max_pool_forward", x, (out, indices), row_start, row_end, col_start, col_end,
            dilation_h, dilation_w)
-    _parallel(_max_forward_range, x.shape[0], x.size + out.size, x, row_start, row_end,
-             col_start, col_end, dilation_h, dilation_w, out, indices)
+    cdef _Pool a
+    _setup(&a, x, out, row_start, row_end, col_start, col_end, None, dilation_h, dilation_w,
+           (out, indices))
+    cdef int64_t[::1] idx = indices.reshape(-1)
+    a.idx = &idx[0] if idx.shape[0] else NULL
+    if out.size:
+        _run(_max_forward_task, &a, x.shape[0], x.size + out.size)
 
 
-def _max_forward_range(x, r0, r1, c0, c1, dh, dw, out, idx, begin, end):
-    # Explicit dispatch: Cython's generic fused-type dispatch costs tens of microseconds a call.
-    if x.dtype.itemsize == 4:
-        _max_forward[float](x, r0, r1, c0, c1, dh, dw, out, idx, begin, end)
+cdef void _max_forward_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Pool *a = <_Pool *> ctx
+    if a.is_double:
+        _max_forward(a, <const double *> a.plane, <double *> a.out, begin, end)
     else:
-        _max_forward[double](x, r0, r1, c0, c1, dh, dw, out, idx, begin, end)
+        _max_forward(a, <const float *> a.plane, <float *> a.out, begin, end)
 
 
-cdef void _max_forward(const floating[:, :, ::1] x, const int64_t[::1] r0,
-                       const int64_t[::1] r1, const int64_t[::1] c0, const int64_t[::1] c1,
-                       Py_ssize_t dh, Py_ssize_t dw, floating[:, :, ::1] out,
-                       int64_t[:, :, ::1] idx, Py_ssize_t begin, Py_ssize_t end):
-    cdef Py_ssize_t W = x.shape[2], OH = out.shape[1], OW = out.shape[2]
-    cdef Py_ssize_t p, oh, ow, ih, iw, best
+cdef inline void _max_forward(const _Pool *a, const floating *x, floating *out, Py_ssize_t begin,
+                              Py_ssize_t end) noexcept nogil:
+    cdef Py_ssize_t W = a.W, OH = a.OH, OW = a.OW, p, oh, ow, ih, iw, best, o
     cdef const floating *plane
     cdef const floating *row
     cdef floating v, m
-    with nogil:
-        for p in range(begin, end):
-            plane = &x[p, 0, 0]
-            for oh in range(OH):
-                for ow in range(OW):
-                    m = -INFINITY
-                    best = r0[oh] * W + c0[ow]
-                    ih = r0[oh]
-                    while ih < r1[oh]:
-                        row = plane + ih * W
-                        iw = c0[ow]
-                        while iw < c1[ow]:
-                            v = row[iw]
-                            if v > m or v != v:
-                                m = v
-                                best = ih * W + iw
-                            iw = iw + dw
-                        ih = ih + dh
-                    out[p, oh, ow] = m
-                    idx[p, oh, ow] = best
+    for p in range(begin, end):
+        plane = x + p * a.H * W
+        for oh in range(OH):
+            for ow in range(OW):
+                m = -INFINITY
+                best = a.r0[oh] * W + a.c0[ow]
+                ih = a.r0[oh]
+                while ih < a.r1[oh]:
+                    row = plane + ih * W
+                    iw = a.c0[ow]
+                    while iw < a.c1[ow]:
+                        v = row[iw]
+                        if v > m or v != v:
+                            m = v
+                            best = ih * W + iw
+                        iw = iw + a.dw
+                    ih = ih + a.dh
+                o = (p * OH + oh) * OW + ow
+                out[o] = m
+                a.idx[o] = best
 
 
 def max_pool_backward(grad_out, indices, row_start, row_end, col_start, col_end, grad_in):
@@ -109,36 +193,39 @@ def max_pool_backward(grad_out, indices, row_start, row_end, col_start, col_end,
     each element; empty windows pass nothing."""
     _check("max_pool_backward", grad_in, (grad_out, indices), row_start, row_end, col_start,
            col_end)
-    _parallel(_max_backward_range, grad_in.shape[0], grad_in.size + grad_out.size, grad_out,
-             indices, row_start, row_end, col_start, col_end, grad_in)
+    cdef _Pool a
+    _setup(&a, grad_in, grad_out, row_start, row_end, col_start, col_end, None, 1, 1,
+           (grad_in,))
+    cdef const int64_t[::1] idx = indices.reshape(-1)
+    a.idx = <int64_t *> &idx[0] if idx.shape[0] else NULL
+    if grad_in.size:
+        _run(_max_backward_task, &a, grad_in.shape[0], grad_in.size + grad_out.size)
 
 
-def _max_backward_range(g, idx, r0, r1, c0, c1, gi, begin, end):
-    if gi.dtype.itemsize == 4:
-        _max_backward[float](g, idx, r0, r1, c0, c1, gi, begin, end)
+cdef void _max_backward_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Pool *a = <_Pool *> ctx
+    if a.is_double:
+        _max_backward(a, <const double *> a.out, <double *> a.plane, begin, end)
     else:
-        _max_backward[double](g, idx, r0, r1, c0, c1, gi, begin, end)
+        _max_backward(a, <const float *> a.out, <float *> a.plane, begin, end)
 
 
-cdef void _max_backward(const floating[:, :, ::1] g, const int64_t[:, :, ::1] idx,
-                        const int64_t[::1] r0, const int64_t[::1] r1, const int64_t[::1] c0,
-                        const int64_t[::1] c1, floating[:, :, ::1] gi, Py_ssize_t begin,
-                        Py_ssize_t end):
-    cdef Py_ssize_t HW = gi.shape[1] * gi.shape[2]
-    cdef Py_ssize_t OH = g.shape[1], OW = g.shape[2], p, oh, ow, k
+cdef inline void _max_backward(const _Pool *a, const floating *g, floating *gi, Py_ssize_t begin,
+                               Py_ssize_t end) noexcept nogil:
+    cdef Py_ssize_t HW = a.H * a.W, OH = a.OH, OW = a.OW, p, oh, ow, k, o
     cdef floating *plane
-    with nogil:
-        for p in range(begin, end):
-            plane = &gi[p, 0, 0]
-            memset(plane, 0, HW * sizeof(floating))
-            for oh in range(OH):
-                if r0[oh] >= r1[oh]:
-                    continue
-                for ow in range(OW):
-                    k = idx[p, oh, ow]
-                    # indices come from max_pool_forward; the range check keeps any other in bounds
-                    if c0[ow] < c1[ow] and <size_t> k < <size_t> HW:
-                        plane[k] += g[p, oh, ow]
+    for p in range(begin, end):
+        plane = gi + p * HW
+        memset(plane, 0, HW * sizeof(floating))
+        for oh in range(OH):
+            if a.r0[oh] >= a.r1[oh]:
+                continue
+            for ow in range(OW):
+                o = (p * OH + oh) * OW + ow
+                k = a.idx[o]
+                # indices come from max_pool_forward; the range check keeps any other in bounds
+                if a.c0[ow] < a.c1[ow] and <size_t> k < <size_t> HW:
+                    plane[k] += g[o]
 
 
 # -- average ------------------------------------------------------------------------------------
@@ -148,16 +235,23 @@ def avg_pool_forward(x, row_start, row_end, col_start, col_end, divisor, out):
     ``divisor`` (OH, OW), float64 and nonzero (an empty window sums to 0)."""
     _check("avg_pool_forward", x, (out,), row_start, row_end, col_start, col_end)
     _check_divisor("avg_pool_forward", divisor, out)
-    _parallel(_avg_forward_range, x.shape[0], x.size + out.size, x, row_start, row_end,
-             col_start, col_end, divisor, out)
+    cdef _Pool a
+    _setup(&a, x, out, row_start, row_end, col_start, col_end, divisor, 1, 1, (out,))
+    if out.size:
+        _run(_avg_forward_task, &a, x.shape[0], x.size + out.size)
 
 
-def _avg_forward_range(x, r0, r1, c0, c1, divisor, out, begin, end):
-    cols = np.empty(x.shape[2])  # this range's column sums
-    if x.dtype.itemsize == 4:
-        _avg_forward[float](x, r0, r1, c0, c1, divisor, out, cols, begin, end)
+cdef void _avg_forward_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Pool *a = <_Pool *> ctx
+    cdef double *cols = <double *> malloc((a.W + 1) * sizeof(double))  # the range's column sums
+    if cols == NULL:
+        a.failed = 1
+        return
+    if a.is_double:
+        _avg_forward(a, <const double *> a.plane, <double *> a.out, cols, begin, end)
     else:
-        _avg_forward[double](x, r0, r1, c0, c1, divisor, out, cols, begin, end)
+        _avg_forward(a, <const float *> a.plane, <float *> a.out, cols, begin, end)
+    free(cols)
 
 
 cdef inline double _sum(const floating *a, Py_ssize_t n) noexcept nogil:
@@ -176,34 +270,29 @@ cdef inline double _sum(const floating *a, Py_ssize_t n) noexcept nogil:
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 
 
-cdef void _avg_forward(const floating[:, :, ::1] x, const int64_t[::1] r0,
-                       const int64_t[::1] r1, const int64_t[::1] c0, const int64_t[::1] c1,
-                       const double[:, ::1] divisor, floating[:, :, ::1] out,
-                       double[::1] scratch, Py_ssize_t begin, Py_ssize_t end):
+cdef inline void _avg_forward(const _Pool *a, const floating *x, floating *out, double *cols,
+                              Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
     # Separably: the window's rows are summed column by column (a loop the compiler
     # vectorizes), then each window's columns of that sum. One window over the whole plane
     # (global average pooling) is one sum over the contiguous plane.
-    cdef Py_ssize_t H = x.shape[1], W = x.shape[2]
-    cdef Py_ssize_t OH = out.shape[1], OW = out.shape[2], p, oh, ow, ih, iw
-    cdef bint whole = OH == 1 and OW == 1 and r0[0] == 0 and r1[0] == H and c0[0] == 0 \
-        and c1[0] == W
+    cdef Py_ssize_t H = a.H, W = a.W, OH = a.OH, OW = a.OW, p, oh, ow, ih, iw
+    cdef bint whole = OH == 1 and OW == 1 and a.r0[0] == 0 and a.r1[0] == H and a.c0[0] == 0 \
+        and a.c1[0] == W
     cdef const floating *row
-    cdef double *cols = &scratch[0] if W else NULL
-    with nogil:
-        for p in range(begin, end):
-            if whole:
-                out[p, 0, 0] = <floating> (_sum(&x[p, 0, 0], H * W) / divisor[0, 0])
-                continue
-            for oh in range(OH):
+    for p in range(begin, end):
+        if whole:
+            out[p] = <floating> (_sum(x + p * H * W, H * W) / a.divisor[0])
+            continue
+        for oh in range(OH):
+            for iw in range(W):
+                cols[iw] = 0.0
+            for ih in range(a.r0[oh], a.r1[oh]):
+                row = x + (p * H + ih) * W
                 for iw in range(W):
-                    cols[iw] = 0.0
-                for ih in range(r0[oh], r1[oh]):
-                    row = &x[p, ih, 0]
-                    for iw in range(W):
-                        cols[iw] += row[iw]
-                for ow in range(OW):
-                    out[p, oh, ow] = <floating> (_sum(cols + c0[ow], c1[ow] - c0[ow]) /
-                                                 divisor[oh, ow])
+                    cols[iw] += row[iw]
+            for ow in range(OW):
+                out[(p * OH + oh) * OW + ow] = <floating> (
+                    _sum(cols + a.c0[ow], a.c1[ow] - a.c0[ow]) / a.divisor[oh * OW + ow])
 
 
 def avg_pool_backward(grad_out, row_start, row_end, col_start, col_end, divisor, grad_in):
@@ -211,24 +300,15 @@ def avg_pool_backward(grad_out, row_start, row_end, col_start, col_end, divisor,
     ``grad_out / divisor`` (rounded to the gradient's dtype, as torch)."""
     _check("avg_pool_backward", grad_in, (grad_out,), row_start, row_end, col_start, col_end)
     _check_divisor("avg_pool_backward", divisor, grad_out)
-    P, H, W = grad_in.shape
-    OH, OW = grad_out.shape[1:]
-    row_offsets, row_holders = _holders(row_start, row_end, H)
-    col_offsets, col_holders = _holders(col_start, col_end, W)
-    _parallel(_avg_backward_range, P, grad_in.size + grad_out.size, grad_out, divisor,
-             row_offsets, row_holders, col_offsets, col_holders, grad_in)
-
-
-def _avg_backward_range(g, divisor, row_offsets, row_holders, col_offsets, col_holders, gi,
-                        begin, end):
-    spread = np.empty(g.shape[1:2] + gi.shape[2:], gi.dtype)  # this range's scratch rows
-    share = np.empty(g.shape[2], gi.dtype)
-    if gi.dtype.itemsize == 4:
-        _avg_backward[float](g, divisor, row_offsets, row_holders, col_offsets, col_holders, gi,
-                             spread, share, begin, end)
-    else:
-        _avg_backward[double](g, divisor, row_offsets, row_holders, col_offsets, col_holders,
-                              gi, spread, share, begin, end)
+    cdef _Pool a
+    _setup(&a, grad_in, grad_out, row_start, row_end, col_start, col_end, divisor, 1, 1,
+           (grad_in,))
+    row_offsets, row_holders = _holders(row_start, row_end, a.H)
+    col_offsets, col_holders = _holders(col_start, col_end, a.W)
+    a.row_offsets, a.row_holders = _ints(row_offsets), _ints(row_holders)
+    a.col_offsets, a.col_holders = _ints(col_offsets), _ints(col_holders)
+    if grad_in.size:
+        _run(_avg_backward_task, &a, grad_in.shape[0], grad_in.size + grad_out.size)
 
 
 def _holders(start, end, Py_ssize_t size):
@@ -242,39 +322,50 @@ def _holders(start, end, Py_ssize_t size):
     return offsets, window[np.argsort(position, kind="stable")]
 
 
-cdef void _avg_backward(const floating[:, :, ::1] g, const double[:, ::1] divisor,
-                        const int64_t[::1] row_offsets, const int64_t[::1] row_holders,
-                        const int64_t[::1] col_offsets, const int64_t[::1] col_holders,
-                        floating[:, :, ::1] gi, floating[:, ::1] spreads,
-                        floating[::1] shares, Py_ssize_t begin, Py_ssize_t end):
+cdef void _avg_backward_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
+    cdef _Pool *a = <_Pool *> ctx
+    # The range's scratch: a spread row per output row, and one output row's shares.
+    cdef double *scratch = <double *> malloc((a.OH * a.W + a.OW + 1) * sizeof(double))
+    if scratch == NULL:
+        a.failed = 1
+        return
+    if a.is_double:
+        _avg_backward(a, <const double *> a.out, <double *> a.plane, <double *> scratch,
+                      begin, end)
+    else:
+        _avg_backward(a, <const float *> a.out, <float *> a.plane, <float *> scratch, begin,
+                      end)
+    free(scratch)
+
+
+cdef inline void _avg_backward(const _Pool *a, const floating *g, floating *gi,
+                               floating *scratch, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
     # Separably: each output row's shares (gradient / divisor) are spread over the columns —
     # column iw sums the shares of the windows holding it — then each input row is written
     # once, as the sum of the spread rows of the windows holding it.
-    cdef Py_ssize_t H = gi.shape[1], W = gi.shape[2]
-    cdef Py_ssize_t OH = g.shape[1], OW = g.shape[2], p, oh, ow, ih, iw, j
+    cdef Py_ssize_t H = a.H, W = a.W, OH = a.OH, OW = a.OW, p, oh, ow, ih, iw, j
+    cdef floating *spread = scratch
+    cdef floating *share = scratch + OH * W
     cdef floating *row
-    cdef floating *spread = &spreads[0, 0] if OH * W else NULL
-    cdef floating *share = &shares[0] if OW else NULL
     cdef const floating *more
     cdef floating s
-    with nogil:
-        for p in range(begin, end):
-            for oh in range(OH):
-                for ow in range(OW):
-                    share[ow] = <floating> (g[p, oh, ow] / divisor[oh, ow])
-                row = spread + oh * W
+    for p in range(begin, end):
+        for oh in range(OH):
+            for ow in range(OW):
+                share[ow] = <floating> (g[(p * OH + oh) * OW + ow] / a.divisor[oh * OW + ow])
+            row = spread + oh * W
+            for iw in range(W):
+                s = 0
+                for j in range(a.col_offsets[iw], a.col_offsets[iw + 1]):
+                    s = s + share[a.col_holders[j]]
+                row[iw] = s
+        for ih in range(H):
+            row = gi + (p * H + ih) * W
+            if a.row_offsets[ih] == a.row_offsets[ih + 1]:
+                memset(row, 0, W * sizeof(floating))
+                continue
+            memcpy(row, spread + a.row_holders[a.row_offsets[ih]] * W, W * sizeof(floating))
+            for j in range(a.row_offsets[ih] + 1, a.row_offsets[ih + 1]):
+                more = spread + a.row_holders[j] * W
                 for iw in range(W):
-                    s = 0
-                    for j in range(col_offsets[iw], col_offsets[iw + 1]):
-                        s = s + share[col_holders[j]]
-                    row[iw] = s
-            for ih in range(H):
-                row = &gi[p, ih, 0]
-                if row_offsets[ih] == row_offsets[ih + 1]:
-                    memset(row, 0, W * sizeof(floating))
-                    continue
-                memcpy(row, spread + row_holders[row_offsets[ih]] * W, W * sizeof(floating))
-                for j in range(row_offsets[ih] + 1, row_offsets[ih + 1]):
-                    more = spread + row_holders[j] * W
-                    for iw in range(W):
-                        row[iw] += more[iw]
+                    row[iw] += more[iw]
