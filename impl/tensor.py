@@ -11,6 +11,8 @@ collect their total in ``.grad``. Op methods (``+``, ``sum``, ``reshape`` …) a
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -118,7 +120,7 @@ class Tensor:
                     continue
                 node = parent.grad_fn
                 if node is None:
-                    _accumulate(parent, g)
+                    _accumulate(parent, g, steal=True)
                 else:
                     grads[node] = grads[node] + g if node in grads else g
                     if parent._retains_grad:
@@ -199,10 +201,24 @@ class Tensor:
     __hash__ = object.__hash__
 
 
-def _accumulate(t, g):
-    # The first contribution is copied so that .grad never aliases a graph buffer; np.array
-    # also turns the NumPy scalar that a sum of 0-d arrays gives back into an array.
-    t.grad = Tensor._from_op(np.array(g if t.grad is None else t.grad.data + g), None)
+# References to a gradient in Tensor.backward's loop when _accumulate(steal=True) counts them:
+# the loop's ``g``, the (parent, g) tuple the zip keeps for reuse, input_grads' list, the ``g``
+# parameter and getrefcount's argument. More means someone else holds it (tested in test_engine).
+_ENGINE_REFS = 5
+
+
+def _accumulate(t, g, steal=False):
+    # The first contribution becomes .grad. As torch's AccumulateGrad, it is taken as it is when
+    # nothing else can see it (``steal``: an array that owns its memory, referred to only from
+    # the engine's loop — a backward's fresh result), else copied, so that .grad never aliases
+    # a graph buffer, the caller's cotangent or another leaf's gradient. np.array also turns the
+    # NumPy scalar that a sum of 0-d arrays gives back into an array.
+    if t.grad is not None:
+        g = np.asarray(t.grad.data + g)
+    elif not (steal and type(g) is np.ndarray and g.base is None and g.flags.writeable
+              and sys.getrefcount(g) <= _ENGINE_REFS):
+        g = np.array(g)
+    t.grad = Tensor._from_op(g, None)
 
 
 def _topological_order(root):

@@ -3,6 +3,7 @@
 
 import functools
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -238,6 +239,49 @@ def test_grad_is_not_aliased_to_the_cotangent():
     x.backward(g)
     assert g.tolist() == [1.0, 2.0, 3.0]
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+class _Probe(impl.function.Function):
+    """y = x (+ x2): the backward returns what ``make(grad, saved)`` gives for each input and
+    keeps a weak reference to it, to see whether .grad took that very array."""
+
+    def forward(self, *xs, make):
+        self.make = make
+        self.save(np.full(xs[0].shape, 7.0))
+        return sum(xs)
+
+    def backward(self, grad):
+        out = self.make(grad, self.saved[0])
+        self.returned = weakref.ref(out[0])
+        return out
+
+
+def test_a_fresh_gradient_becomes_grad_without_a_copy():
+    x = impl.ones(3, dtype=impl.float64, requires_grad=True)
+    y = _Probe.apply(x, make=lambda g, saved: (g * 2,))
+    y.backward(impl.ones(3, dtype=impl.float64))
+    assert x.grad.data is y.grad_fn.returned()  # taken, as torch's AccumulateGrad does
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("make, two", [
+    (lambda g, saved: (g,), False),  # the caller's cotangent itself
+    (lambda g, saved: (saved,), False),  # a buffer the graph keeps
+    (lambda g, saved: (saved.reshape(-1),), False),  # a view of it
+    (lambda g, saved: (g * 2,) * 2, True),  # one array for two leaves
+])
+def test_grad_never_aliases_an_array_someone_else_holds(make, two):
+    cot = np.array([1.0, 2.0, 3.0])
+    xs = [impl.ones(3, dtype=impl.float64, requires_grad=True) for _ in range(1 + two)]
+    y = _Probe.apply(*xs, make=make)
+    saved = y.grad_fn.saved[0]
+    y.backward(impl.from_numpy(cot), retain_graph=True)
+    for x in xs:
+        for other in (cot, saved) + tuple(o.grad.data for o in xs if o is not x):
+            assert not np.shares_memory(x.grad.data, other)
+    xs[0].grad.data[...] = -1  # writing one .grad changes nothing else
+    assert cot.tolist() == [1.0, 2.0, 3.0] and saved.tolist() == [7.0] * 3
+    assert all(x.grad.tolist() != [-1.0] * 3 for x in xs[1:])
 
 
 # -- operands that are not tensors ------------------------------------------------------------

@@ -80,17 +80,17 @@ class BatchNorm(Function):
             kernels.channel_grad_sums(g3, x3, mean, sum_g, sum_gxc)
         gx = None
         if self.parents[0].requires_grad:
-            gx = np.empty_like(x3)
+            gx = np.empty(self.shapes[0], x3.dtype)  # in the input's shape: an array of its own
+            gx3 = gx.reshape(x3.shape)
             scale = weight * invstd
             if self.training:
                 # torch's formula: scale * (g - mean(g) - (x - mean) * invstd**2 * mean(g * (x -
                 # mean))), the means over the channel's m elements
                 m = x3.size // c
                 kernels.channel_combine(g3, x3, mean, scale, -scale * invstd**2 * sum_gxc / m,
-                                        -scale * sum_g / m, gx)
+                                        -scale * sum_g / m, gx3)
             else:  # the statistics are constants: g * weight * invstd
-                kernels.channel_affine(g3, np.zeros(c), scale, np.zeros(c), gx)
-            gx = gx.reshape(self.shapes[0])
+                kernels.channel_affine(g3, np.zeros(c), scale, np.zeros(c), gx3)
         sums = {"weight": sum_gxc * invstd, "bias": sum_g}
         return (gx,) + tuple(sums[name].reshape(shape)
                              for name, shape in zip(self.names, self.shapes[1:]))
