@@ -24,15 +24,18 @@ import numpy as np
 from impl._kernels.parallel import threads as _threads
 
 
-def _check_windows(name, start, end, Py_ssize_t size, Py_ssize_t n_out, int step=1):
+def _check_windows(name, start, end, Py_ssize_t size, Py_ssize_t n_out, Py_ssize_t step=1):
     if start.shape != (n_out,) or end.shape != (n_out,):
         raise ValueError(f"{name}: window bounds of shapes {start.shape} and {end.shape} do not "
                          f"match {n_out} outputs")
     if step < 1:
         raise ValueError(f"{name}: dilation must be positive, got {step}")
-    full = start < end
-    if np.any(full & ((start < 0) | (end > size))):
-        raise ValueError(f"{name}: a window reaches outside the input of size {size}")
+    cdef const int64_t[::1] lo = start
+    cdef const int64_t[::1] hi = end
+    cdef Py_ssize_t o
+    for o in range(n_out):
+        if lo[o] < hi[o] and (lo[o] < 0 or hi[o] > size):
+            raise ValueError(f"{name}: a window reaches outside the input of size {size}")
 
 
 def _check(name, planes, outs, row_start, row_end, col_start, col_end, dh=1, dw=1):

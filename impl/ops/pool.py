@@ -15,6 +15,7 @@ including ceil_mode's rule that drops a last window starting in the right paddin
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import NamedTuple
@@ -242,13 +243,25 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _check_bool(ceil_mode, op, "ceil_mode")
     _check_bool(return_indices, op, "return_indices")
     _check_rank(input, op)
-    oh, ow = _output_sizes(op, input, kernel, stride, padding, dilation, ceil_mode)
-    _, row_end, row_first = _strided(input.shape[-2], oh, kernel[0], stride[0], padding[0],
-                                     dilation[0])
-    _, col_end, col_first = _strided(input.shape[-1], ow, kernel[1], stride[1], padding[1],
-                                     dilation[1])
-    return _max_pool(input, Windows(row_first, row_end, col_first, col_end), dilation, (oh, ow),
-                     return_indices)
+    sizes = _output_sizes(op, input, kernel, stride, padding, dilation, ceil_mode)
+    return _max_pool(input, _max_windows(input.shape[-2:], sizes, kernel, stride, padding,
+                                         dilation), dilation, sizes, return_indices)
+
+
+@functools.lru_cache(maxsize=256)
+def _max_windows(size, sizes, kernel, stride, padding, dilation):
+    # Cached (read-only arrays): a network pools the same shapes again and again.
+    bounds = []
+    for args in zip(size, sizes, kernel, stride, padding, dilation):
+        _, end, first = _strided(*args)
+        bounds += [first, end]
+    return Windows(*_read_only(bounds))
+
+
+def _read_only(arrays):
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -274,8 +287,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
             raise RuntimeError(f"{op}: divisor must be not zero (divisor_override=0)")
     _check_rank(input, op)
     sizes = _output_sizes(op, input, kernel, stride, padding, (1, 1), ceil_mode)
+    windows, divisor = _avg_windows(input.shape[-2:], sizes, kernel, stride, padding,
+                                    count_include_pad, divisor_override)
+    return AvgPool2d.apply(input, windows=windows, divisor=divisor)
+
+
+@functools.lru_cache(maxsize=256)
+def _avg_windows(size, sizes, kernel, stride, padding, count_include_pad, divisor_override):
     bounds, counts = [], []
-    for n, n_out, k, s, p in zip(input.shape[-2:], sizes, kernel, stride, padding):
+    for n, n_out, k, s, p in zip(size, sizes, kernel, stride, padding):
         start, end, first = _strided(n, n_out, k, s, p, 1)
         bounds += [first, end]
         # torch counts the padding a window covers, up to the far edge of the padding only
@@ -284,11 +304,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
         divisor = np.full(sizes, float(divisor_override))
     else:
         divisor = np.outer(counts[0], counts[1]).astype(np.float64)
-    return AvgPool2d.apply(input, windows=Windows(*bounds), divisor=divisor)
+    return Windows(*_read_only(bounds)), _read_only([divisor])[0]
 
 
-def _adaptive_windows(input, sizes):
-    return Windows(*_adaptive(input.shape[-2], sizes[0]), *_adaptive(input.shape[-1], sizes[1]))
+@functools.lru_cache(maxsize=256)
+def _adaptive_windows(size, sizes):
+    """The windows and the divisor (their sizes) of adaptive pooling from ``size`` to ``sizes``."""
+    windows = Windows(*_read_only([*_adaptive(size[0], sizes[0]), *_adaptive(size[1], sizes[1])]))
+    counts = [end - start for start, end in (windows[:2], windows[2:])]
+    return windows, _read_only([np.outer(counts[0], counts[1]).astype(np.float64)])[0]
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -307,9 +331,7 @@ def adaptive_avg_pool2d(input, output_size):
     if 0 in input.shape[-2:]:
         raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                            f"dimensions, but input has sizes {list(input.shape)}")
-    windows = _adaptive_windows(input, sizes)
-    counts = [end - start for start, end in (windows[:2], windows[2:])]
-    divisor = np.outer(counts[0], counts[1]).astype(np.float64)
+    windows, divisor = _adaptive_windows(input.shape[-2:], sizes)
     return AvgPool2d.apply(input, windows=windows, divisor=divisor)
 
 
@@ -326,7 +348,8 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if 0 in input.shape[1:]:
         raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                            f"dimensions, but input has sizes {list(input.shape)}")
-    return _max_pool(input, _adaptive_windows(input, sizes), (1, 1), sizes, return_indices)
+    return _max_pool(input, _adaptive_windows(input.shape[-2:], sizes)[0], (1, 1), sizes,
+                     return_indices)
 
 
 METHODS = {}
