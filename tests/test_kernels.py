@@ -169,6 +169,7 @@ CONV_CASES = [
     (2, 6, 6, 6, (3, 3), (2, 1), (1, 2), (1, 1), 2, 2, True),
     (3, 4, 4, 5, (1, 1), (1, 1), (0, 0), (1, 1), 0, 4, False),
     (1, 1, 2, 2, (3, 3), (1, 1), (1, 1), (1, 1), 0, 1, False),
+    (2, 2, 3, 1, (3, 3), (1, 1), (1, 2), (1, 2), 0, 2, False),  # a tap wholly in the padding
     (1, 2, 3, 3, (1, 1), (1, 1), (2, 2), (1, 1), 1, 1, True),
     (2, 3, 1, 9, (1, 3), (1, 4), (0, 1), (1, 2), 0, 3, False),
     (0, 3, 5, 5, (3, 3), (1, 1), (1, 1), (1, 1), 0, 3, False),
@@ -251,6 +252,21 @@ def test_kernel_equals_reference(name, case, dtype, rng, threads):
             np.testing.assert_array_equal(got, want)
     for i, before in inputs.items():
         np.testing.assert_array_equal(args[i], before)  # inputs untouched
+
+
+@pytest.mark.parametrize("name", ["im2col", "col2im"])
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv_kernels_write_nothing_outside_their_output(name, case, rng, threads):
+    # The output lies inside a larger NaN-filled buffer: every element around it must stay NaN.
+    args = KERNELS[name][0](rng, CONV_CASES[case], np.float64)
+    (i,) = KERNELS[name][2]  # the output
+    out = args[i]
+    buffer = np.full(out.size + 64, np.nan)
+    args[i] = buffer[32:32 + out.size].reshape(out.shape)
+    COMPILED[name](*args)
+    assert np.isnan(buffer[:32]).all() and np.isnan(buffer[32 + out.size:]).all()
+    if name == "im2col":
+        assert not np.isnan(args[i]).any()  # every element of the output written
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

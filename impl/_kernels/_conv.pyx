@@ -109,7 +109,9 @@ cdef object _setup(_Conv *a, x, cols, kernel_size, stride, padding, dilation, c0
     cdef Py_ssize_t j, off
     for j in range(a.kw):
         off = j * a.dw - a.pw
-        r[2 * j] = _first(a.sw, off)
+        # 0 <= lo <= hi <= Wo, whatever the padding and dilation: the loops zero [0, lo) and
+        # [hi, Wo) of a row and copy [lo, hi) (a tap can lie wholly in the padding, lo > Wo).
+        r[2 * j] = min(_first(a.sw, off), a.Wo)
         r[2 * j + 1] = max(r[2 * j], _end(a.Wo, a.W, a.sw, off))
     a.runs = &r[0]
     return runs
