@@ -20,7 +20,11 @@ class Function:
 
     ``parents`` are the input tensors in order; ``saved`` holds the arrays the backward needs
     (set with :meth:`save`); it becomes ``None`` when the graph is freed after a backward.
+    ``last_use`` is true during a backward after which the saved arrays are freed: a backward
+    may then overwrite the buffers it saved itself (never an input's array) as scratch.
     """
+
+    last_use = False
 
     def save(self, *arrays):
         self.saved = arrays
@@ -45,13 +49,15 @@ class Function:
             return Tensor._from_op(out, fn)
         return Tensor._from_op(out, None)
 
-    def input_grads(self, grad):
-        """Run ``backward`` and bring each gradient to its parent's shape and dtype."""
+    def input_grads(self, grad, last_use=False):
+        """Run ``backward`` and bring each gradient to its parent's shape and dtype;
+        ``last_use``: the saved arrays are freed afterwards."""
         if self.saved is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward: trying to backward through the graph a second "
                 "time (or to access saved tensors after they have already been freed). Specify "
                 "retain_graph=True on the first backward() if you need to backward twice.")
+        self.last_use = last_use
         grads = self.backward(grad)
         if not isinstance(grads, tuple):
             grads = (grads,)

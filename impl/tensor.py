@@ -115,7 +115,7 @@ class Tensor:
                 continue
             if fn in retained:
                 _accumulate(retained.pop(fn), grad)
-            for parent, g in zip(fn.parents, fn.input_grads(grad)):
+            for parent, g in zip(fn.parents, fn.input_grads(grad, last_use=not retain_graph)):
                 if g is None:
                     continue
                 node = parent.grad_fn

@@ -85,27 +85,28 @@ class Conv2d(Function):
             grad = grad[None]
         g2d = _channels_major(grad)
         gx = gw = gb = None
-        # The input's gradient first: its column buffer is freed before the weight's is made.
-        if self.parents[0].requires_grad:
-            gx = self._input_grad(g2d, wmat, grad.shape[2:])
+        # The weight's gradient first: then, on the graph's last backward, the columns' buffer
+        # can take the columns' gradient (no second buffer of that size, no page faults).
         if self.parents[1].requires_grad:
-            gw = np.empty(wmat.shape, wmat.dtype)
+            gw = np.empty(self.weight_shape, wmat.dtype)  # an array of its own: becomes .grad
+            gwmat = gw.reshape(wmat.shape)
             for g, col in enumerate(cols):
                 # One product in the orientation OpenBLAS runs faster: with 2 threads it is up
                 # to 10x slower on (Cout, N·Ho·Wo) @ (N·Ho·Wo, K) when the reduction N·Ho·Wo is
                 # much longer than K, and 1.4x slower on the transposed product when it is
                 # shorter (512 channels at 4x4).
                 if g2d.shape[1] > col.shape[0]:
-                    np.matmul(col, g2d[self._outs(g)].T, out=gw[self._outs(g)].T)
+                    np.matmul(col, g2d[self._outs(g)].T, out=gwmat[self._outs(g)].T)
                 else:
-                    np.matmul(g2d[self._outs(g)], col.T, out=gw[self._outs(g)])
-            gw = gw.reshape(self.weight_shape)
+                    np.matmul(g2d[self._outs(g)], col.T, out=gwmat[self._outs(g)])
+        if self.parents[0].requires_grad:
+            gx = self._input_grad(g2d, wmat, grad.shape[2:], cols)
         if len(self.parents) == 3:
             gb = np.empty(g2d.shape[0], grad.dtype)
             reduce_outer_inner(g2d.reshape((1,) + g2d.shape), gb)
         return gx, gw, gb
 
-    def _input_grad(self, g2d, wmat, out_size):
+    def _input_grad(self, g2d, wmat, out_size, cols):
         n, c, h, w = self.image_shape
         cg = c // self.groups
         if self.direct:
@@ -116,11 +117,12 @@ class Conv2d(Function):
             gx = gx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
         else:
             gx = np.empty(self.image_shape, g2d.dtype)
-            gcols = np.empty((wmat.shape[1], n) + tuple(out_size), g2d.dtype)
-            for g in range(self.groups):
-                np.matmul(wmat[self._outs(g)].T, g2d[self._outs(g)],
-                          out=gcols.reshape(wmat.shape[1], g2d.shape[1]))
-                col2im(gcols, gx, *self.geometry, g * cg)
+            scratch = None if self.last_use else np.empty_like(cols[0])
+            for g, col in enumerate(cols):
+                gcols = col if self.last_use else scratch  # the columns' own buffer, or a new one
+                np.matmul(wmat[self._outs(g)].T, g2d[self._outs(g)], out=gcols)
+                col2im(gcols.reshape((wmat.shape[1], n) + tuple(out_size)), gx,
+                       *self.geometry, g * cg)
         return gx[0] if self.unbatched else gx
 
 
