@@ -13,8 +13,8 @@ DTYPES = ("float64",)
 
 
 class MulDedupParents(Mul):
-    def input_grads(self, grad):
-        grads = super().input_grads(grad)
+    def input_grads(self, grad, last_use=False):
+        grads = super().input_grads(grad, last_use)
         if self.parents[0] is self.parents[1]:
             grads[1] = None
         return grads
