@@ -60,3 +60,15 @@ def test_bench_writes_ratios(tmp_path):
     assert result["seconds"]["subject"] > 0 and result["seconds"]["torch"] > 0
     assert result["ratios"]["torch"] == pytest.approx(
         result["seconds"]["subject"] / result["seconds"]["torch"])
+
+
+def test_the_bench_extra_installs_what_the_benchmarks_import():
+    # `nox -s bench` installs only `.[bench]`: the benchmarks come from the registry, so the
+    # extra must hold the harness's dependencies (and MyGrad).
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]
+    assert set(extras["harness"]) <= set(extras["bench"])
+    assert any(req.startswith("mygrad") for req in extras["bench"])
