@@ -65,8 +65,9 @@ def test_bench_writes_ratios(tmp_path):
 def test_the_bench_extra_installs_what_the_benchmarks_import():
     # `nox -s bench` installs only `.[bench]`: the benchmarks come from the registry, so the
     # extra must hold the harness's dependencies (and MyGrad).
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())[
         "project"]["optional-dependencies"]
