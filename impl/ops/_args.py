@@ -10,6 +10,11 @@ from impl.creation import as_array, float32
 from impl.tensor import Tensor
 
 
+def is_int(v):
+    """A Python or NumPy integer that is not a bool (torch's int arguments)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
 def check_tensor(x, op, name="input"):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: argument '{name}' must be Tensor, not {type(x).__name__}")

@@ -13,13 +13,11 @@ Everything stays in the input's dtype; float32 runs as float32 (sgemm).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from impl._kernels import col2im, im2col, reduce_outer_inner
 from impl.function import Function
-from impl.ops._args import check_tensor
+from impl.ops._args import check_tensor, is_int
 from impl.ops.nn import float_input
 
 __all__ = []
@@ -132,9 +130,6 @@ def _shape(t):
 
 def _pair(value, name):
     """An int or a sequence of one or two ints as a pair (torch's 'tuple of ints' argument)."""
-    def is_int(v):
-        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
     if is_int(value):
         return (int(value),) * 2
     if isinstance(value, (tuple, list)) and all(is_int(v) for v in value):
@@ -187,7 +182,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                            f"({input.dtype}), got {weight.dtype}")
     float_input(input, "conv2d")
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+    if not is_int(groups):
         raise TypeError(f"conv2d: argument 'groups' must be int, not {type(groups).__name__}")
     if min(stride) <= 0:
         raise RuntimeError(f"conv2d: non-positive stride is not supported, got "

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from impl._kernels import _pool as kernels
 from impl.function import Function
-from impl.ops._args import check_tensor
+from impl.ops._args import check_tensor, is_int
 from impl.tensor import Tensor
 
 __all__ = []
@@ -98,19 +97,15 @@ def _pool_input(input, op):
     return input
 
 
-def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
 def _pair(value, op, name, what="a single int, or a tuple of two ints"):
     """An int or a sequence of one or two ints as (h, w), with torch's errors."""
-    if _is_int(value):
+    if is_int(value):
         return int(value), int(value)
     if not isinstance(value, (tuple, list)):
         raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, not "
                         f"{type(value).__name__}")
     for i, v in enumerate(value):
-        if not _is_int(v):
+        if not is_int(v):
             raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found "
                             f"element of type {type(v).__name__} at pos {i}")
     if len(value) not in (1, 2):
@@ -197,7 +192,7 @@ def _adaptive(size, n_out):
 
 def _adaptive_output_size(output_size, input, op):
     """``output_size`` (an int, or two ints or Nones — None keeps the input's size) as a pair."""
-    if _is_int(output_size):
+    if is_int(output_size):
         sizes = (int(output_size),) * 2
     elif isinstance(output_size, (tuple, list)):
         if input.ndim <= len(output_size):
@@ -207,7 +202,7 @@ def _adaptive_output_size(output_size, input, op):
         tail = input.shape[input.ndim - len(output_size):]
         sizes = tuple(n if v is None else v for v, n in zip(output_size, tail))
         for i, v in enumerate(sizes):
-            if not _is_int(v):
+            if not is_int(v):
                 raise TypeError(f"{op}(): argument 'output_size' must be tuple of ints, but "
                                 f"found element of type {type(v).__name__} at pos {i}")
         if len(sizes) != 2:
@@ -280,7 +275,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     _check_bool(ceil_mode, op, "ceil_mode")
     _check_bool(count_include_pad, op, "count_include_pad")
     if divisor_override is not None:
-        if not _is_int(divisor_override):
+        if not is_int(divisor_override):
             raise TypeError(f"{op}(): argument 'divisor_override' must be int, not "
                             f"{type(divisor_override).__name__}")
         if divisor_override == 0:

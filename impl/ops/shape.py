@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from impl.function import Function
-from impl.ops._args import check_tensor, normalize_dim, normalize_dims
+from impl.ops._args import check_tensor, is_int, normalize_dim, normalize_dims
 from impl.tensor import Tensor
 
 __all__ = ["reshape", "flatten", "transpose", "t", "permute", "unsqueeze", "squeeze",
@@ -93,7 +93,7 @@ def _ints(values, op, name):
         raise TypeError(f"{op}: argument '{name}' must be tuple of ints, not "
                         f"{type(values).__name__}")
     for v in values:
-        if not isinstance(v, numbers.Integral) or isinstance(v, (bool, np.bool_)):
+        if not is_int(v):
             raise TypeError(f"{op}: argument '{name}' must be tuple of ints, but got "
                             f"{type(v).__name__} in {values!r}")
     return tuple(int(v) for v in values)
