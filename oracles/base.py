@@ -3,33 +3,100 @@
 ``forward(spec, example)`` returns the op's outputs as NumPy arrays (the first output is the
 differentiable one); ``vjp(spec, example, cotangent)`` returns ``(outputs, grads)`` with one
 gradient per differentiable argument (``spec.diff``), computed for the given cotangent of the
-first output. A backend that cannot run an op raises :class:`Unsupported`.
+first output. A subject also answers ``forward(..., no_grad=True)`` (its inputs require grad, the
+call runs with recording off) and :meth:`Backend.trace`, the engine-level run the checks use:
+cotangents in any memory layout, a second backward, an output used twice, one tensor passed as
+two arguments. A backend that cannot run an op raises :class:`Unsupported`; one that cannot do
+what a check asks (it has no ``retain_graph``, say) raises :class:`NotApplicable`.
+
+The protocol's own types live here, below the harness: :class:`Example` (one drawn input) and
+:func:`resolve` (an op by its public name).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 
+@dataclass
+class Example:
+    """One drawn input: positional ``args`` (float64 arrays for float inputs, int64 arrays for
+    indices, or plain Python values) and keyword ``kwargs`` (plain Python values). ``keep`` names
+    float arguments that keep their own dtype in every run (mixed-precision examples)."""
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    keep: tuple = ()
+
+    def cast(self, dtype, diff):
+        """The example with its differentiable float arrays (but those in ``keep``) in
+        ``dtype``."""
+        args = tuple(a.astype(dtype) if i in diff and i not in self.keep else a
+                     for i, a in enumerate(self.args))
+        return Example(args, dict(self.kwargs), self.keep)
+
+    def replace(self, args):
+        return Example(tuple(args), dict(self.kwargs), self.keep)
+
+
 class Unsupported(Exception):
-    """The backend lacks the op or one of its keyword arguments."""
+    """The backend lacks the op, or the call's argument form: ``argument`` names the keyword
+    (or "positional"), None when the whole op is missing."""
+
+    def __init__(self, message, op=None, argument=None):
+        super().__init__(message)
+        self.op, self.argument = op, argument
+
+
+class NotApplicable(Exception):
+    """The backend cannot do what a check asks of it (a second backward, say): the check's row
+    says so instead of passing."""
+
+
+@dataclass
+class Trace:
+    """What :meth:`Backend.trace` saw: the outputs read right after the forward, the gradients
+    after the first backward, the outputs read again after the last backward, and the
+    gradients accumulated by a second backward (``retain_graph``), when asked for."""
+
+    outputs: list
+    grads: list
+    outputs_after: list
+    grads_again: list | None = None
 
 
 class Backend:
     name = "?"
 
-    def forward(self, spec, example):
+    def forward(self, spec, example, no_grad=False):
         raise NotImplementedError
 
     def vjp(self, spec, example, cotangent):
         raise NotImplementedError
 
+    def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None):
+        """One recorded forward and its backward for ``cotangent`` (an array in any memory
+        layout, handed over as it is). ``twice``: backward with ``retain_graph=True``, then once
+        more, accumulating. ``reuse=(c1, c2)``: the first output is used twice downstream, as
+        ``y * c1 + y * c2``, and the backward starts from ones. ``alias=(i, j)``: one tensor is
+        passed as arguments i and j (its gradient is reported for both)."""
+        raise NotApplicable(f"{self.name} does not trace its engine")
+
 
 def as_outputs(out, to_numpy):
-    """An op's result (one tensor or a tuple of them) as a list of arrays."""
+    """An op's result (one tensor or a tuple of them) as a list of arrays (copies)."""
     items = list(out) if isinstance(out, (tuple, list)) else [out]
     return [np.array(to_numpy(o)) for o in items]
 
 
-def is_missing_keyword(exc):
-    return isinstance(exc, TypeError) and "unexpected keyword argument" in str(exc)
+def resolve(lib, name, args=()):
+    """The callable named ``name`` on ``lib`` (dotted path), or a bound method of ``args[0]`` for
+    ``Tensor.<method>``; raises AttributeError when the library lacks it."""
+    if name.startswith("Tensor."):
+        return getattr(args[0], name.split(".", 1)[1])
+    obj = lib
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj

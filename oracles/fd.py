@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from oracles.base import Backend
-from properties.spec import Example
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -26,7 +25,7 @@ class FiniteDifferences(Backend):
         args = list(ex.args)
         for i, v in zip(spec.diff, diff_values):
             args[i] = np.asarray(v)
-        return self.of.forward(spec, Example(tuple(args), ex.kwargs))[0].astype(np.float64)
+        return self.of.forward(spec, ex.replace(args))[0].astype(np.float64)
 
     def jvp(self, spec, ex, directions):
         """(J·u, error estimate): the derivative of the first output along ``directions``
@@ -72,5 +71,5 @@ class FiniteDifferences(Backend):
         grads = [p.reshape(example.args[i].shape) for p, i in zip(parts, spec.diff)]
         return self.of.forward(spec, example), grads
 
-    def forward(self, spec, example):
+    def forward(self, spec, example, no_grad=False):
         return self.of.forward(spec, example)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracles.base import Backend, Unsupported, as_outputs
-from properties.spec import resolve
+from oracles.base import Backend, Unsupported, as_outputs, resolve
 
 
 class TorchBackend(Backend):
@@ -28,7 +27,7 @@ class TorchBackend(Backend):
         out = (spec.call or (lambda f, *a, **k: f(*a, **k)))(fn, *args, **example.kwargs)
         return args, out
 
-    def forward(self, spec, example):
+    def forward(self, spec, example, no_grad=True):
         with self.torch.no_grad():
             _, out = self._call(spec, example, False)
         return as_outputs(out, lambda t: t.numpy() if hasattr(t, "numpy") else t)

@@ -1,46 +1,72 @@
-"""The runner: draws examples with Hypothesis, runs the checks, aggregates report rows.
+"""The runner: draws examples, runs the checks, aggregates report rows.
+
+Each spec runs, in each dtype, on examples from four sources: its curated ``cases`` (every
+profile), its large tier (``Profile.large`` examples: real sizes), its small tier (Hypothesis,
+``Profile.max_examples`` examples, no two of one structure and at most one zero-size example per
+spec and dtype — the float32 and float64 draws differ), and, in ``ci`` and ``deep``, one more
+example for each declared region no other example reached (drawn from the small tier, then the
+large one, until the region's predicate holds).
 
 One row per (op, check, oracle, dtype, layout) holds how many examples ran, the worst subject
 error and the tolerance it was held to, the oracles' own errors, the time, and a status: pass,
 fail, xfail (a failure the spec expects, with its reason), xpass (an expected failure that did
-not happen: unexpected), unsupported, or oracle-disagree. The first failing example of a row is
-saved as ``.npz`` with a one-line command that reruns it.
+not happen: unexpected), unsupported (declared by the subject or allowed by the run; undeclared
+it is a failure), not-applicable (the subject cannot do what the check asks), oracle-disagree,
+or not-exercised: a row the spec should produce — a check, a layout, a region — that no example
+reached (unexpected in ``ci`` and ``deep``). The first failing example of a row is saved as a
+repro file with a one-line command that reruns it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import pickle
 import re
 import time
+import traceback
+import warnings
+import zlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import HypothesisWarning, Unsatisfiable
 
 from oracles import backend
 from oracles.subject import load_subject
-from properties.checks import check_bad_inputs, check_example
-from properties.spec import Example, load_registry
+from properties import repro
+from properties.checks import Outcome, check_bad_inputs, check_example
+from properties.spec import load_registry
+from properties.strategies import LAYOUTS, present
 
 
 @dataclass(frozen=True)
 class Profile:
-    max_examples: int
+    max_examples: int  # small-tier examples per spec and dtype
+    large: int  # large-tier examples per spec and dtype
     derandomize: bool  # examples fixed by --seed (else random, as Hypothesis draws them)
+    cover: bool  # draw more examples for regions not reached; not-exercised is unexpected
     shrink: bool = False  # stop a spec at its first failure and let Hypothesis shrink it
     database: bool = False
 
 
 PROFILES = {
-    "quick": Profile(max_examples=4, derandomize=True),
-    "ci": Profile(max_examples=15, derandomize=True),
-    "deep": Profile(max_examples=150, derandomize=False, shrink=True, database=True),
+    "quick": Profile(max_examples=3, large=1, derandomize=True, cover=False),
+    "ci": Profile(max_examples=10, large=2, derandomize=True, cover=True),
+    "deep": Profile(max_examples=150, large=8, derandomize=False, cover=True, shrink=True,
+                    database=True),
 }
-UNEXPECTED = ("fail", "xpass")
+RANK = {"pass": 0, "not-applicable": 1, "unsupported": 2, "oracle-disagree": 3,
+        "not-exercised": 4, "fail": 5}
+
+
+def unexpected(status, profile):
+    """Whether a row's status fails the run in ``profile`` (a Profile or its name)."""
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    return status in ("fail", "xpass") or (status == "not-exercised" and profile.cover)
 
 
 @dataclass
@@ -62,10 +88,10 @@ class Row:
     def add(self, o):
         self.examples += 1
         self.seconds += o.seconds
-        rank = {"pass": 0, "unsupported": 1, "oracle-disagree": 2, "fail": 3}
-        worse = rank[o.status] > rank[self.status]
+        worse = RANK[o.status] > RANK[self.status]
         ratio, mine = _ratio(o.error, o.tolerance), _ratio(self.error, self.tolerance)
-        if worse or (rank[o.status] == rank[self.status] and ratio > mine) or self.examples == 1:
+        if worse or (RANK[o.status] == RANK[self.status] and ratio > mine) or \
+                self.examples == 1:
             self.error, self.tolerance, self.oracle_errors = o.error, o.tolerance, o.oracle_errors
             if o.detail or worse:
                 self.detail = o.detail
@@ -88,24 +114,93 @@ def _safe(text):
 
 
 def save_failure(out_dir, row, spec, dtype, example, seed, subject_name):
-    """Save the example as ``.npz``; return the one-line command that reruns it."""
+    """Save the example as a repro file; return the one-line command that reruns it."""
     folder = os.path.join(out_dir, "failures")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, _safe("__".join([row.op, row.check, row.oracle, row.dtype,
                                                   row.layout])) + ".npz")
-    arrays = {f"arg{i}": a for i, a in enumerate(example.args) if isinstance(a, np.ndarray)}
-    meta = {"spec": spec.id, "dtype": dtype, "seed": seed, "kwargs": example.kwargs,
-            "args": [None if isinstance(a, np.ndarray) else a for a in example.args]}
-    np.savez(path, meta=np.frombuffer(pickle.dumps(meta), np.uint8), **arrays)
+    repro.save(path, spec.id, dtype, example, seed)
     return f"tenshell conform --subject {subject_name} --repro {path}"
 
 
-def load_failure(path):
-    """(spec id, dtype, Example, seed) from a file written by :func:`save_failure`."""
-    data = np.load(path)
-    meta = pickle.loads(data["meta"].tobytes())
-    args = tuple(data[f"arg{i}"] if a is None else a for i, a in enumerate(meta["args"]))
-    return meta["spec"], meta["dtype"], Example(args, meta["kwargs"]), meta["seed"]
+load_failure = repro.load
+
+
+# -- drawing examples -------------------------------------------------------------------------
+
+
+def _fingerprint(example, values=True):
+    """A digest of the example's structure (shapes, dtypes, keyword values) and, with
+    ``values``, of its array contents."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (*example.args, *example.kwargs.items()):
+        for v in (a if isinstance(a, tuple) else (a,)):
+            if isinstance(v, np.ndarray):
+                h.update(f"{v.dtype}{v.shape}".encode())
+                if values or v.dtype == bool:
+                    h.update(np.ascontiguousarray(v).tobytes())
+            else:
+                h.update(repr(v).encode())
+    return h.hexdigest()
+
+
+def _empty(example):
+    return any(isinstance(a, np.ndarray) and a.size == 0 for a in example.args)
+
+
+class _Drawn:
+    """What one spec has run in one dtype: for repeats, the zero-size cap, regions reached."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.seen = set()
+        self.empty = 0
+        self.regions = dict.fromkeys(spec.regions, 0)
+
+    def fresh(self, example, structure=False, curated=False):
+        """Whether the example is no repeat and, unless ``curated``, not a second zero-size
+        draw."""
+        key = _fingerprint(example, values=not structure)
+        return key not in self.seen and (curated or not (_empty(example) and self.empty))
+
+    def admit(self, example, structure=False, curated=False):
+        """Record the example as run, if it is fresh; whether it was."""
+        if not self.fresh(example, structure, curated):
+            return False
+        self.seen.add(_fingerprint(example, values=not structure))
+        self.empty += _empty(example) and not curated
+        for name, reached in self.spec.regions.items():
+            self.regions[name] += bool(reached(example))
+        return True
+
+
+class _Enough(Exception):
+    pass
+
+
+def sample(strategy, n, seed, accept=None, tries=60):
+    """Up to ``n`` examples of ``strategy`` for which ``accept`` (a pure predicate) holds, drawn
+    by Hypothesis with ``seed`` (no shrinking), within ``tries`` draws."""
+    found = []
+    if strategy is None or n <= 0:
+        return found
+
+    @settings(max_examples=tries, database=None, phases=[Phase.generate], deadline=None,
+              print_blob=False, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(example):
+        if accept is None or accept(example):
+            found.append(example)
+            if len(found) >= n:
+                raise _Enough
+
+    with warnings.catch_warnings():  # Hypothesis's note on the repr of a large example
+        warnings.simplefilter("ignore", HypothesisWarning)
+        try:
+            hypothesis_seed(seed)(collect)()
+        except (_Enough, Unsatisfiable):
+            pass
+    return found[:n]
 
 
 @dataclass
@@ -119,15 +214,21 @@ class Run:
     out_dir: str | None = None
     subject_name: str = "impl"
     config: dict | None = None  # make_run's arguments, to rebuild the run in worker processes
+    name_the_op: bool = True  # bad-input messages must name the op (impl's convention)
 
     def spec_rows(self, spec):
-        """Every row of one spec: the example checks over both dtypes, and its bad inputs."""
+        """Every row of one spec: the example checks over both dtypes, its regions, its bad
+        inputs, and a not-exercised row for each row it should have produced and did not."""
         rows = {}
         saved = set()
 
         def record(outcomes, dtype, example, seed):
             failed = False
             for o in outcomes:
+                if o.status == "unsupported" and not self._declared(spec, o.argument):
+                    o.status = "fail"
+                    o.detail = ("unsupported, and the subject does not declare it "
+                                f"(__tenshell_unsupported__ or --allow-unsupported): {o.detail}")
                 row = rows.get(o.key) or rows.setdefault(o.key, Row(*o.key))
                 row.add(o)
                 if o.status != "fail":
@@ -140,12 +241,90 @@ class Run:
             return failed
 
         for dtype in self.dtypes:
-            self._examples(spec, dtype, record)
+            drawn = self._examples(spec, dtype, record, rows)
+            for name, count in drawn.regions.items():
+                row = Row(spec.id, "region", "-", dtype, name, examples=count)
+                if not count:
+                    row.status, row.detail = "not-exercised", "no example reached this region"
+                rows[(spec.id, "region", "-", dtype, name)] = row
         if "torch" in self.oracles:
-            record(check_bad_inputs(spec, self.subject, self.oracles["torch"]), None, None, 0)
+            record(check_bad_inputs(spec, self.subject, self.oracles["torch"],
+                                    self.name_the_op), None, None, 0)
+        for key in expected_keys(spec, self):
+            if key not in rows:
+                rows[key] = Row(*key, status="not-exercised",
+                                detail="no example exercised this check")
         return self._apply_xfail(spec, list(rows.values()))
 
-    def _examples(self, spec, dtype, record):
+    def _declared(self, spec, argument):
+        declares = getattr(self.subject, "declares", None)
+        return bool(declares and declares(spec, argument))
+
+    def _examples(self, spec, dtype, record, rows):
+        """Run the checks on every example of ``spec`` in ``dtype``; the drawn record."""
+        profile = self.profile
+        drawn = _Drawn(spec)
+        # float32 and float64 draw different examples; the same ones run after run
+        base = zlib.crc32(f"{self.seed}/{dtype}/{spec.id}".encode()) if profile.derandomize else \
+            int(np.random.SeedSequence().entropy % 2**31)
+
+        def check(example, seed):
+            try:
+                outcomes = check_example(spec, dtype, example, seed, self.subject,
+                                         self.oracles, fd=self.fd and "fd" in self.oracle_names)
+            except Exception as exc:  # a bug of the harness or the spec: a row, not a crash
+                outcomes = [Outcome(spec.id, "harness", "-", dtype, "contiguous", "fail",
+                                    error=np.inf, detail=f"the checks raised "
+                                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")]
+            return record(outcomes, dtype, example, seed)
+
+        for k, (_, example) in enumerate(spec.cases):
+            if drawn.admit(example, curated=True):
+                check(example, base + k)
+        for k, example in enumerate(sample(spec.large, profile.large, base)):
+            if drawn.admit(example):
+                check(example, base + 101 + k)
+        self._small(spec, drawn, check, base)
+        if profile.cover:
+            # each region, and each layout row, no example reached yet: one more example
+            wanted = [(lambda n=name: drawn.regions[n], reached)
+                      for name, reached in spec.regions.items()]
+            wanted += [(lambda k=(spec.id, c, "self", dtype, layout): k in rows,
+                        self._presents(spec, c, layout)) for c, layout in self._layout_rows(spec)]
+            for k, (done, reached) in enumerate(wanted):
+                if not done():
+                    self._cover(spec, drawn, check, base + 211 * (k + 1), reached)
+        return drawn
+
+    def _cover(self, spec, drawn, check, seed, reached):
+        """Run one more example, from the small tier or else the large, that ``reached``."""
+        for tier, strategy in enumerate((spec.examples, spec.large)):
+            found = sample(strategy, 1, seed + tier, lambda ex: drawn.fresh(ex) and reached(ex))
+            if found and drawn.admit(found[0]):
+                check(found[0], seed)
+                return
+
+    def _layout_rows(self, spec):
+        return [(c, layout) for c, on in (("layout", spec.layouts), ("cotangent", spec.diff))
+                if on for layout in LAYOUTS]
+
+    def _presents(self, spec, check_name, layout):
+        """Whether an example presents ``layout`` to the check: to one of its inputs, or to its
+        output's cotangent."""
+        oracle = next(iter(self.oracles.values()))
+
+        def reached(example):
+            if check_name == "layout":
+                arrays = [a for a in example.args if isinstance(a, np.ndarray)]
+            else:
+                try:
+                    arrays = [np.empty(oracle.forward(spec, example)[0].shape)]
+                except Exception:  # noqa: BLE001 (an example no oracle runs presents nothing)
+                    return False
+            return any(present(a, layout) is not None for a in arrays)
+        return reached
+
+    def _small(self, spec, drawn, check, base):
         profile = self.profile
         db = (DirectoryBasedExampleDatabase(os.path.join(self.out_dir or ".", ".hypothesis"))
               if profile.database else None)
@@ -156,17 +335,20 @@ class Run:
                   print_blob=False, suppress_health_check=list(HealthCheck))
         @given(spec.examples, st.integers(0, 2**31 - 1))
         def body(example, seed):
-            outcomes = check_example(spec, dtype, example, seed, self.subject, self.oracles,
-                                     fd=self.fd and "fd" in self.oracle_names)
-            if record(outcomes, dtype, example, seed) and profile.shrink:
+            # a repeat of a structure already run, or a second zero-size example, is no new
+            # evidence; the shrinker may revisit (it looks for the simplest failure)
+            if not drawn.admit(example, structure=True) and not profile.shrink:
+                reject()
+            if check(example, seed) and profile.shrink:
                 raise _Stop()
 
-        if profile.derandomize:  # the same examples for the same seed, run after run
-            body = hypothesis_seed(self.seed)(body)
-        try:
-            body()
-        except _Stop:
-            pass
+        body = hypothesis_seed(base)(body)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HypothesisWarning)
+            try:
+                body()
+            except (_Stop, Unsatisfiable):
+                pass
 
     @property
     def oracle_names(self):
@@ -175,50 +357,55 @@ class Run:
     def _apply_xfail(self, spec, rows):
         matched = set()
         for row in rows:
-            reason = spec.xfail.get((row.check, row.oracle))
-            if reason is None:
-                continue
-            matched.add((row.check, row.oracle))
-            if row.status == "fail":
-                row.status, row.detail = "xfail", f"{reason} ({row.detail})"
-            elif row.status == "pass":
-                row.status, row.detail = "xpass", f"expected to fail: {reason}"
+            for key, reason in spec.xfail.items():
+                if not all(k in ("*", v) for k, v in zip(key, (row.check, row.oracle, row.dtype,
+                                                                  row.layout))):
+                    continue
+                matched.add(key)
+                if row.status == "fail":
+                    row.status, row.detail = "xfail", f"{reason} ({row.detail})"
+                elif row.status == "pass":
+                    row.status, row.detail = "xpass", f"expected to fail: {reason}"
         for key in set(spec.xfail) - matched:
-            rows.append(Row(spec.id, key[0], key[1], "-", "-", status="fail",
+            rows.append(Row(spec.id, *key, status="fail",
                             detail=f"xfail {key} matches no row: {spec.xfail[key]}"))
         return rows
 
 
 def expected_keys(spec, run_):
-    """The row keys a run of ``spec`` can produce (some only when a drawn example allows, such
-    as the full Jacobian of small inputs or a layout that needs two dimensions)."""
-    from properties.strategies import LAYOUTS
-
+    """The row keys every run of ``spec`` must produce, but those the spec declares it cannot
+    (``spec.inapplicable``)."""
     keys = []
+    checks = [("forward", o) for o in run_.oracles] + [("inference", o) for o in run_.oracles]
+    checks += [("inference", "self"), ("dtype", "-"), ("layout", "self")]
+    if spec.diff:
+        checks += [("vjp", o) for o in run_.oracles]
+        checks += [("no_grad", "self"), ("retain_graph", "self"), ("reuse", "self")]
+    if spec.alias and "torch" in run_.oracles:
+        checks.append(("alias", "torch"))
     for dtype in run_.dtypes:
-        for oracle in run_.oracles:
-            keys.append((spec.id, "forward", oracle, dtype, "contiguous"))
-            if spec.diff:
-                keys.append((spec.id, "vjp", oracle, dtype, "contiguous"))
-        keys += [(spec.id, "dtype", "-", dtype, "contiguous"),
-                 (spec.id, "layout", "self", dtype, "contiguous")]
+        keys += [(spec.id, check, oracle, dtype, "contiguous") for check, oracle in checks]
         if run_.fd and spec.fd and spec.diff and dtype == "float64":
             keys += [(spec.id, "fd", "fd", dtype, "contiguous"),
                      (spec.id, "jacobian", "fd", dtype, "contiguous")]
         if spec.layouts:
             keys += [(spec.id, "layout", "self", dtype, layout) for layout in LAYOUTS]
-        if spec.alias and "torch" in run_.oracles:
-            keys.append((spec.id, "alias", "torch", dtype, "contiguous"))
+        if spec.diff:
+            keys += [(spec.id, "cotangent", "self", dtype, layout) for layout in LAYOUTS]
     if "torch" in run_.oracles:
         keys += [(spec.id, "bad_input", "torch", "-", b.description) for b in spec.bad_inputs]
-    return keys
+    return [k for k in keys if not any(
+        all(p in ("*", v) for p, v in zip(pattern, (k[1], k[4]))) for pattern in
+        spec.inapplicable)]
 
 
-def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci", **kw):
+def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci",
+             allow_unsupported=(), **kw):
     names = [o for o in oracles if o != "fd"]
-    config = {"subject": subject, "oracles": tuple(oracles), "profile": profile, **kw}
-    return Run(load_subject(subject), {n: backend(n) for n in names}, PROFILES[profile],
-               fd="fd" in oracles, subject_name=subject, config=config, **kw)
+    config = {"subject": subject, "oracles": tuple(oracles), "profile": profile,
+              "allow_unsupported": tuple(allow_unsupported), **kw}
+    return Run(load_subject(subject, allow_unsupported), {n: backend(n) for n in names},
+               PROFILES[profile], fd="fd" in oracles, subject_name=subject, config=config, **kw)
 
 
 def select(ops=None):

@@ -1,9 +1,11 @@
 """OpSpec: everything the harness knows about one public op, and the registry of them.
 
 A spec says how each backend computes the op (the subject and torch by public name, resolved
-at call time; jax by a function of its own), how Hypothesis draws inputs for it, which inputs
-are differentiable, how much rounding it accumulates, where it is not smooth and how the
-strategy keeps away, which bad inputs must raise, and which shapes to benchmark.
+at call time; jax by a function of its own), how Hypothesis draws inputs for it (a small tier of
+every shape and a large tier of the sizes real code uses), the regions of its parameter space
+every run must reach, its curated cases, which inputs are differentiable, how much rounding it
+accumulates, where it is not smooth and how the strategy keeps away, which bad inputs must
+raise, and which shapes to benchmark.
 """
 
 from __future__ import annotations
@@ -15,19 +17,7 @@ from typing import Any, Callable  # noqa: UP035
 
 import numpy as np
 
-
-@dataclass
-class Example:
-    """One drawn input: positional ``args`` (float64 arrays for float inputs, int64 arrays for
-    indices, or plain Python values) and keyword ``kwargs`` (plain Python values)."""
-
-    args: tuple
-    kwargs: dict = field(default_factory=dict)
-
-    def cast(self, dtype, diff):
-        """The example with its differentiable float arrays in ``dtype``."""
-        args = tuple(a.astype(dtype) if i in diff else a for i, a in enumerate(self.args))
-        return Example(args, dict(self.kwargs))
+from oracles.base import Example, resolve  # noqa: F401  (the protocol's types, re-exported)
 
 
 @dataclass
@@ -63,7 +53,12 @@ class OpSpec:
     layouts: bool = True  # run the memory-layout check (needs array inputs)
     exact_layouts: bool = True  # layouts must match the contiguous run bit for bit
     alias: bool = False  # also call with one tensor passed as both differentiable inputs
-    xfail: dict = field(default_factory=dict)  # (check, oracle) -> reason
+    xfail: dict = field(default_factory=dict)  # (check, oracle, dtype, layout) -> reason
+    large: Any = None  # Hypothesis strategy of Example: the large tier (real sizes)
+    regions: dict = field(default_factory=dict)  # name -> (Example -> bool): what must be hit
+    cases: list = field(default_factory=list)  # (name, Example): curated edge cases
+    signed_zeros: bool = False  # forward outputs must give zeros the sign torch gives them
+    inapplicable: dict = field(default_factory=dict)  # (check, layout) -> why no row can exist
 
     @property
     def short(self):
@@ -91,17 +86,6 @@ def load_registry():
     for mod in pkgutil.iter_modules(pkg.__path__):
         importlib.import_module(f"properties.specs.{mod.name}")
     return REGISTRY
-
-
-def resolve(lib, name, args=()):
-    """The callable named ``name`` on ``lib`` (dotted path), or a bound method of ``args[0]`` for
-    ``Tensor.<method>``; raises AttributeError when the library lacks it."""
-    if name.startswith("Tensor."):
-        return getattr(args[0], name.split(".", 1)[1])
-    obj = lib
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def prod(shape):

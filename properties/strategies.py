@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from properties.spec import Example
+from oracles.base import Example
 
 # -- values -----------------------------------------------------------------------------------
 
@@ -57,8 +57,34 @@ def _special(rng, shape):
     return x
 
 
+def _zeros(rng, shape):
+    # Exact +0.0 and -0.0 among ordinary values: the sign rules at the kinks (abs, relu, sqrt,
+    # neg, mul) and exact zero inputs.
+    x = rng.standard_normal(shape)
+    pick = rng.integers(0, 3, shape)
+    x[pick == 0] = 0.0
+    x[pick == 1] = -0.0
+    return x
+
+
+def _subnormal(rng, shape):
+    # Magnitudes around 1e-40 (float32 subnormals, float64 normals) and 1e-310 (float64
+    # subnormals, float32 zeros), with a few ordinary values: kernels that flush to zero show.
+    scale = rng.choice([1e-40, 1e-39, 1e-310, 1.0], shape, p=[0.35, 0.25, 0.3, 0.1])
+    return rng.standard_normal(shape) * scale
+
+
+def _overflow(rng, shape):
+    # Near the ends of exp's range in both dtypes: exp(88.7) is the largest float32 and
+    # exp(709.7) the largest float64 (float32 overflows there); -87 and -745 underflow.
+    ends = rng.choice([88.0, 709.0, -87.0, -745.0, 0.0], shape)
+    return ends + np.sign(ends) * rng.uniform(-3.0, 0.7, shape) + (ends == 0) * rng.normal(
+        0, 1, shape)
+
+
 DOMAINS = {"real": _normal, "nonzero": _away_from_zero, "positive": _positive, "unit": _unit,
-           "unique": _unique, "ties": _ties, "large": _large, "special": _special}
+           "unique": _unique, "ties": _ties, "large": _large, "special": _special,
+           "zeros": _zeros, "subnormal": _subnormal, "overflow": _overflow}
 
 
 def values(seed, shape, domain="real"):
@@ -74,6 +100,44 @@ seeds = st.integers(0, 2**32 - 1)
 def shapes(min_dims=0, max_dims=4, min_side=1, max_side=5):
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
                             max_side=max_side)
+
+
+# Sides that straddle the block widths kernels tile by: each power of two, one below and above.
+STRADDLE = (7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257)
+
+
+def straddle(low=1, high=257):
+    """A side from STRADDLE within [low, high], or an odd side there."""
+    inside = [n for n in STRADDLE if low <= n <= high]
+    odd = st.integers(max(low, 1) // 2, (high - 1) // 2).map(lambda k: 2 * k + 1)
+    return st.one_of(st.sampled_from(inside), odd) if inside else odd
+
+
+@st.composite
+def large_shapes(draw, min_dims=1, max_dims=4, min_size=1_000, max_size=100_000):
+    """A shape of ``min_size`` to ``max_size`` elements whose sides straddle block widths or
+    are odd, for the large tier: the paths blocked and tiled kernels take on real sizes."""
+    ndim = draw(st.integers(max(min_dims, 1), max_dims))
+    rng = np.random.default_rng(draw(seeds))
+    target = float(np.exp(rng.uniform(np.log(min_size), np.log(max_size))))
+    sides = []
+    for k in range(ndim):
+        ideal = (target / prod(sides)) ** (1 / (ndim - k))
+        near = [n for n in STRADDLE if ideal / 2 <= n <= ideal * 2]
+        odd = 2 * int(ideal * rng.uniform(0.6, 1.4) / 2) + 1
+        sides.append(int(rng.choice(near)) if near and rng.random() < 0.7 else odd)
+    rng.shuffle(sides)
+    while prod(sides) > max_size:  # rounding overshot: shrink the largest side to an odd one
+        i = int(np.argmax(sides))
+        sides[i] = max(1, (sides[i] // 2) | 1)
+    while prod(sides) < min_size:
+        i = int(np.argmin(sides))
+        sides[i] = sides[i] * 2 + 1
+    return tuple(sides)
+
+
+def prod(shape):
+    return int(np.prod(shape, dtype=np.int64))
 
 
 def shapes_with_zero(min_dims=1, max_dims=4, max_side=4):
@@ -107,16 +171,62 @@ def unary(draw, domain="real", shape=None):
 
 
 @st.composite
-def binary(draw, domain_a="real", domain_b="real", max_dims=4):
+def broadcast_pair(draw, max_dims=4, large=False):
+    """Two mutually broadcastable shapes: equal one time in three; large ones straddle block
+    widths, the other operand equal, with some sides 1, or a suffix of lower rank."""
+    if large:
+        sa = draw(large_shapes(1, max_dims))
+        kind = draw(st.sampled_from(["same", "ones", "suffix"]))
+        if kind == "same":
+            sb = sa
+        elif kind == "ones":
+            sb = tuple(1 if draw(st.booleans()) else n for n in sa)
+        else:
+            sb = sa[draw(st.integers(0, len(sa) - 1)):] if len(sa) > 1 else ()
+        return (sb, sa) if draw(st.booleans()) else (sa, sb)
+    if draw(st.integers(0, 2)) == 0:
+        sa = draw(shapes_with_zero(min_dims=0, max_dims=max_dims))
+        return sa, sa
+    return draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims,
+                                                  max_side=4)).input_shapes
+
+
+@st.composite
+def binary(draw, domain_a="real", domain_b="real", max_dims=4, large=False):
     """Two arrays with mutually broadcastable shapes (equal shapes one time in three)."""
-    same = draw(st.integers(0, 2)) == 0
-    if same:
-        sa = sb = draw(shapes_with_zero(min_dims=0, max_dims=max_dims))
-    else:
-        sa, sb = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0,
-                                                        max_dims=max_dims, max_side=4)).input_shapes
+    sa, sb = draw(broadcast_pair(max_dims, large))
     s = draw(seeds)
     return Example((values(s, sa, domain_a), values(s + 1, sb, domain_b)))
+
+
+def large_unary(domain="real", min_dims=1, max_dims=4):
+    """One array of 10^3 to 10^5 elements (the large tier of an elementwise op)."""
+    return unary(domain, large_shapes(min_dims, max_dims))
+
+
+# -- regions: predicates on an Example ----------------------------------------------------------
+
+
+def _arrays(ex, which):
+    return [ex.args[i] for i in which if isinstance(ex.args[i], np.ndarray)]
+
+
+def rank_regions(*which):
+    """0-d, zero-size and 3-d-or-more inputs among arguments ``which`` (default: the first)."""
+    which = which or (0,)
+    return {"0-d input": lambda ex: any(a.ndim == 0 for a in _arrays(ex, which)),
+            "zero-size input": lambda ex: any(a.size == 0 for a in _arrays(ex, which)),
+            "3-d or more": lambda ex: any(a.ndim >= 3 for a in _arrays(ex, which))}
+
+
+def broadcast_regions(i=0, j=1):
+    """Equal shapes, broadcast shapes, and operands of different ranks."""
+    def shapes_(ex):
+        return ex.args[i].shape, ex.args[j].shape
+    return {"equal shapes": lambda ex: shapes_(ex)[0] == shapes_(ex)[1],
+            "broadcast": lambda ex: shapes_(ex)[0] != shapes_(ex)[1],
+            "ranks differ": lambda ex: len(shapes_(ex)[0]) != len(shapes_(ex)[1]),
+            **rank_regions(i, j)}
 
 
 @st.composite
@@ -128,7 +238,8 @@ def with_params(draw, inputs, **params):
 
 # -- memory layouts ---------------------------------------------------------------------------
 
-LAYOUTS = ("transposed", "step_sliced", "negative_stride", "broadcast", "offset_nan")
+LAYOUTS = ("transposed", "step_sliced", "negative_stride", "broadcast", "offset_nan",
+           "channels_last", "permuted")
 
 
 def _fill(dtype):
@@ -160,6 +271,18 @@ def present(x, layout):
         base = np.ascontiguousarray(x.take([0], axis=axes[0]))
         view = np.broadcast_to(base, x.shape)
         return view, base, np.ascontiguousarray(view)
+    if layout in ("channels_last", "permuted"):
+        # channels_last: the channel axis (1 of NCHW, 0 of CHW) last in memory; permuted: the
+        # two axes before the last swapped in memory, the last still contiguous
+        if x.ndim < 3:
+            return None
+        order = list(range(x.ndim))
+        if layout == "channels_last":
+            order.append(order.pop(x.ndim - 3))
+        else:
+            order[-3], order[-2] = order[-2], order[-3]
+        base = np.ascontiguousarray(x.transpose(order))
+        return base.transpose(np.argsort(order)), base, x
     if layout == "offset_nan":
         base = np.full(x.size + 7, _fill(x.dtype), x.dtype)
         base[3:3 + x.size] = x.ravel()

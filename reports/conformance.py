@@ -9,7 +9,8 @@ import platform
 from collections import Counter, defaultdict
 from importlib.metadata import PackageNotFoundError, version
 
-STATUSES = ("pass", "fail", "xfail", "xpass", "unsupported", "oracle-disagree")
+STATUSES = ("pass", "fail", "xfail", "xpass", "not-exercised", "unsupported", "not-applicable",
+            "oracle-disagree")
 
 
 def _version(dist):
@@ -33,12 +34,14 @@ def environment(subject_name):
     }
 
 
-def summary(rows):
+def summary(rows, profile="ci"):
+    from properties.runner import unexpected
+
     counts = Counter(r["status"] for r in rows)
     return {"rows": len(rows), "ops": len({r["op"] for r in rows}),
-            "examples": sum(r["examples"] for r in rows),
+            "examples": sum(r["examples"] for r in rows if r["check"] != "region"),
             **{s: counts.get(s, 0) for s in STATUSES},
-            "unexpected": counts.get("fail", 0) + counts.get("xpass", 0)}
+            "unexpected": sum(unexpected(r["status"], profile) for r in rows)}
 
 
 def _clean(value):
@@ -52,7 +55,7 @@ def _clean(value):
 
 def write_json(path, rows, meta):
     with open(path, "w") as f:
-        json.dump({"meta": meta, "summary": summary(rows),
+        json.dump({"meta": meta, "summary": summary(rows, meta["profile"]),
                    "rows": [_clean(r) for r in rows]}, f, indent=1)
 
 
@@ -63,13 +66,13 @@ def _fmt(x):
 
 
 def markdown(rows, meta):
-    s = summary(rows)
+    s = summary(rows, meta["profile"])
     lines = [f"# Conformance: {meta['subject']} against {', '.join(meta['oracles'])}", "",
              f"profile `{meta['profile']}`, seed {meta['seed']}, {meta['wall_seconds']:.0f} s; "
              f"{s['ops']} op specs, {s['rows']} rows, {s['examples']} example runs", "",
              "| " + " | ".join(STATUSES) + " |", "|" + "---:|" * len(STATUSES),
              "| " + " | ".join(str(s[k]) for k in STATUSES) + " |", ""]
-    bad = [r for r in rows if r["status"] in ("fail", "xpass")]
+    bad = [r for r in rows if r["status"] in ("fail", "xpass", "not-exercised")]
     if bad:
         lines += ["## Unexpected results", "",
                   "| op | check | oracle | dtype | layout | error | tolerance | detail |",
@@ -82,9 +85,10 @@ def markdown(rows, meta):
         if repro:
             lines += ["", "Rerun a failing example:", "", "```"] + repro + ["```"]
         lines.append("")
-    notes = [r for r in rows if r["status"] in ("xfail", "oracle-disagree", "unsupported")]
+    notes = [r for r in rows if r["status"] in ("xfail", "oracle-disagree", "unsupported",
+                                                "not-applicable")]
     if notes:
-        lines += ["## Expected failures, oracle disagreements, unsupported", "",
+        lines += ["## Expected failures, oracle disagreements, unsupported, not applicable", "",
                   "| op | check | oracle | dtype | layout | status | detail |",
                   "|---|---|---|---|---|---|---|"]
         seen = set()

@@ -57,6 +57,31 @@ class Div(Function):
             return ga, -ga * a / b
 
 
+class DivRounded(Function):
+    # torch.div with rounding_mode 'trunc' or 'floor': a step function, gradient 0 everywhere
+    # (torch returns zeros, not None). Floor division follows torch's div_floor_floating:
+    # (a - fmod(a, b)) / b, corrected by one when the remainder's sign differs from b's and
+    # rounded to the nearest integer, so that it agrees with Python's a // b; b = 0 gives a / b.
+    def forward(self, a, b, mode):
+        self.shapes = (a.shape, b.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if a.dtype.kind != "f":
+                return np.floor_divide(a, b) if mode == "floor" else np.trunc(a / b).astype(
+                    a.dtype)
+            if mode == "trunc":
+                return np.trunc(a / b)
+            mod = np.fmod(a, b)
+            div = (a - mod) / b
+            div = div - ((mod != 0) & ((b < 0) != (mod < 0)))
+            floor = np.floor(div)
+            floor = floor + (div - floor > 0.5)
+            out = np.where(div != 0, floor, np.copysign(np.zeros_like(div), a / b))
+            return np.where(b == 0, a / b, out)
+
+    def backward(self, g):
+        return tuple(np.zeros(np.broadcast_shapes(*self.shapes), g.dtype) for _ in range(2))
+
+
 class Neg(Function):
     def forward(self, a):
         return -a
@@ -147,7 +172,8 @@ class _Extremum(Function):
 
     def forward(self, a, b):
         self.save(a, b)
-        return self.pick(a, b)
+        # on a tie the first operand, as torch: maximum(-0.0, 0.0) is -0.0
+        return np.where(a == b, a, self.pick(a, b))
 
     def backward(self, g):
         a, b = self.saved
@@ -186,11 +212,25 @@ class Clamp(Function):
         return np.where(mask, g, 0)
 
 
+class ClampTensor(Function):
+    # clamp with tensor bounds: min(max(a, lo), hi). The gradient goes to the input where
+    # lo <= a <= hi, to lo where a < lo and to hi where a > hi (torch's clamp_backward_min_max).
+    def forward(self, a, lo, hi):
+        self.save(a, lo, hi)
+        return np.minimum(np.maximum(a, lo), hi)
+
+    def backward(self, g):
+        a, lo, hi = self.saved
+        return (np.where((a >= lo) & (a <= hi), g, 0), np.where(a < lo, g, 0),
+                np.where(a > hi, g, 0))
+
+
 class Sigmoid(Function):
     def forward(self, a):
-        # exp of -|a| only: no overflow for large |a| in either direction
-        e = np.exp(-np.abs(a))
-        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        # torch's formula: below -88.7 (float32) or -709.8 (float64) exp(-a) overflows and the
+        # result is 0, where the correctly rounded value would be subnormal
+        with np.errstate(over="ignore"):
+            out = 1 / (1 + np.exp(-a))
         self.save(out)
         return out
 
@@ -207,13 +247,15 @@ class Tanh(Function):
 
     def backward(self, g):
         y = self.saved[0]
-        return g * (1 - y * y)
+        # (1 - y)(1 + y), not 1 - y*y: where |y| is near 1, 1 - y is exact and 1 - y*y loses
+        # the digits that y*y's rounding took (30 float32 ulps at y = 0.98; torch fuses it)
+        return g * ((1 - y) * (1 + y))
 
 
 class Relu(Function):
     def forward(self, a):
         self.save(a <= 0)
-        return np.maximum(a, 0)  # propagates NaN, as torch
+        return np.where(a < 0, 0, a).astype(a.dtype, copy=False)  # NaN and -0.0 pass, as torch
 
     def backward(self, g):
         return np.where(self.saved[0], 0, g)  # torch masks where input <= 0: 0 at 0, 1 at NaN
@@ -259,9 +301,15 @@ def mul(input, other):
     return Mul.apply(*binary_operands(input, other, "mul"))
 
 
-def div(input, other):
-    """Elementwise true division with broadcasting (torch.div)."""
+def div(input, other, *, rounding_mode=None):
+    """Elementwise division with broadcasting: true division, or rounded towards zero
+    (``rounding_mode='trunc'``) or down (``'floor'``), whose gradient is 0 (torch.div)."""
     a, b = binary_operands(input, other, "div")
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError(f"div: expected rounding_mode to be one of None, 'trunc', or "
+                             f"'floor' but found '{rounding_mode}'")
+        return DivRounded.apply(a, b, mode=rounding_mode)
     if a.data.dtype.kind != "f":  # true division of integers gives the default float dtype
         a, b = _default_float(a), _default_float(b)
     return Div.apply(a, b)
@@ -339,10 +387,18 @@ def minimum(input, other):
 
 
 def clamp(input, min=None, max=None):
-    """Clip ``input`` to [min, max]; the gradient passes where min <= input <= max (torch.clamp)."""
+    """Clip ``input`` to [min, max] (numbers or tensors that broadcast with it); the gradient
+    passes where min <= input <= max, and to a tensor bound where it clips (torch.clamp)."""
     check_tensor(input, "clamp")
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        bounds = [np.inf * (-1 if i == 0 else 1) if v is None else v
+                  for i, v in enumerate((min, max))]
+        a, lo = binary_operands(input, bounds[0], "clamp")
+        a, hi = binary_operands(a, bounds[1], "clamp")
+        a, lo = binary_operands(a, lo, "clamp")
+        return ClampTensor.apply(a, lo, hi)
     for name, v in (("min", min), ("max", max)):
         if v is not None and not isinstance(v, numbers.Real):
             raise TypeError(f"clamp: argument '{name}' must be a number, not {type(v).__name__}")
