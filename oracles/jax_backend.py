@@ -13,8 +13,12 @@ from oracles.base import Backend, as_outputs
 # shapes are new almost every call, so compile time is its cost: XLA's backend optimizations
 # and fusion emitters are turned off for these compiles (2.2x faster to compile, measured on
 # small graphs; IEEE arithmetic either way — the oracle's own float32 error is measured, not
-# assumed). This applies to the oracle's compiles only, never to a user's JAX.
-COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+# assumed). The algebraic simplifier is off too: in jaxlib 0.10.2 it aborts the process (a
+# CHECK failure, "Window dimensions do not match RHS shape") on the float64 weight gradient of
+# some strided convolutions, e.g. x (1, 6, 4, 4), w (9, 2, 2, 4), stride 2, padding 1, groups 3.
+# This applies to the oracle's compiles only, never to a user's JAX.
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False,
+                    "xla_disable_hlo_passes": "algsimp"}
 
 
 class JaxBackend(Backend):

@@ -441,16 +441,47 @@ def _timed_rows(spec_id):
 
 def run(run_, specs, progress=None, jobs=1):
     """All rows of ``specs``, in order; ``progress(i, n, spec, rows, seconds)`` after each spec.
-    With ``jobs`` > 1 the specs are spread over that many worker processes."""
+    With ``jobs`` > 1 the specs are spread over that many worker processes; a worker that dies
+    (a native crash in the subject or an oracle) costs only the spec that killed it, which gets
+    a failing ``crash`` row."""
     if jobs > 1 and run_.config and len(specs) > 1:
-        import multiprocessing
-
-        # spawn, not fork: torch's and XLA's thread pools do not survive a fork
-        pool = multiprocessing.get_context("spawn").Pool(jobs, _start_worker, (run_.config,))
-        with pool:
-            results = pool.imap(_timed_rows, [s.id for s in specs])
-            return _collect(specs, results, progress)
+        return _collect(specs, _in_workers(run_, specs, jobs), progress)
     return _collect(specs, ((run_.spec_rows(s), 0.0) for s in specs), progress, timed=True)
+
+
+def _pool(config, workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: torch's and XLA's thread pools do not survive a fork
+    return ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(config,))
+
+
+def _in_workers(run_, specs, jobs):
+    """(rows, seconds) of each spec, in order, from worker processes. When a worker dies every
+    unfinished spec of its pool fails with it: those are rerun each in a pool of its own, so
+    the one that dies again is the culprit."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = _pool(run_.config, jobs)
+    futures = [pool.submit(_timed_rows, s.id) for s in specs]
+    try:
+        for spec, future in zip(specs, futures):
+            try:
+                yield future.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            with _pool(run_.config, 1) as alone:
+                try:
+                    yield alone.submit(_timed_rows, spec.id).result()
+                except BrokenProcessPool:
+                    yield [Row(spec.id, "crash", "-", "-", "-", examples=1, status="fail",
+                               detail="the process running this spec died (a native crash in "
+                                      "the subject or an oracle)")], 0.0
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _collect(specs, results, progress, timed=False):
