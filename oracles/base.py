@@ -30,10 +30,10 @@ class Example:
     kwargs: dict = field(default_factory=dict)
     keep: tuple = ()
 
-    def cast(self, dtype, diff):
-        """The example with its differentiable float arrays (but those in ``keep``) in
-        ``dtype``."""
-        args = tuple(a.astype(dtype) if i in diff and i not in self.keep else a
+    def cast(self, dtype, diff, keep=True):
+        """The example with its differentiable float arrays in ``dtype``: but those in
+        ``self.keep``, unless ``keep`` is false (the float64 truth of a mixed example)."""
+        args = tuple(a.astype(dtype) if i in diff and not (keep and i in self.keep) else a
                      for i, a in enumerate(self.args))
         return Example(args, dict(self.kwargs), self.keep)
 

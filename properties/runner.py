@@ -47,6 +47,8 @@ from properties.strategies import LAYOUTS, present
 class Profile:
     max_examples: int  # small-tier examples per spec and dtype
     large: int  # large-tier examples per spec and dtype
+    second_opinion: int  # small-tier examples (per spec and dtype) jax also computes: jit
+    #                      compiles cost ~0.2 s an example, torch's eager calls a millisecond
     derandomize: bool  # examples fixed by --seed (else random, as Hypothesis draws them)
     cover: bool  # draw more examples for regions not reached; not-exercised is unexpected
     shrink: bool = False  # stop a spec at its first failure and let Hypothesis shrink it
@@ -54,10 +56,10 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile(max_examples=3, large=1, derandomize=True, cover=False),
-    "ci": Profile(max_examples=10, large=2, derandomize=True, cover=True),
-    "deep": Profile(max_examples=150, large=8, derandomize=False, cover=True, shrink=True,
-                    database=True),
+    "quick": Profile(max_examples=3, large=1, second_opinion=3, derandomize=True, cover=False),
+    "ci": Profile(max_examples=10, large=2, second_opinion=3, derandomize=True, cover=True),
+    "deep": Profile(max_examples=150, large=8, second_opinion=150, derandomize=False, cover=True,
+                    shrink=True, database=True),
 }
 RANK = {"pass": 0, "not-applicable": 1, "unsupported": 2, "oracle-disagree": 3,
         "not-exercised": 4, "fail": 5}
@@ -178,7 +180,7 @@ class _Enough(Exception):
     pass
 
 
-def sample(strategy, n, seed, accept=None, tries=60):
+def sample(strategy, n, seed, accept=None, tries=300):
     """Up to ``n`` examples of ``strategy`` for which ``accept`` (a pure predicate) holds, drawn
     by Hypothesis with ``seed`` (no shrinking), within ``tries`` draws."""
     found = []
@@ -268,10 +270,19 @@ class Run:
         base = zlib.crc32(f"{self.seed}/{dtype}/{spec.id}".encode()) if profile.derandomize else \
             int(np.random.SeedSequence().entropy % 2**31)
 
-        def check(example, seed):
+        small = [0]  # small-tier examples run so far
+
+        def check(example, seed, tier="small"):
+            # every oracle on curated, large and extra examples and the first small ones; torch
+            # alone on the rest (the rows say how many examples each oracle saw)
+            oracles = self.oracles
+            if tier == "small":
+                small[0] += 1
+                if small[0] > profile.second_opinion and "torch" in oracles:
+                    oracles = {"torch": oracles["torch"]}
             try:
                 outcomes = check_example(spec, dtype, example, seed, self.subject,
-                                         self.oracles, fd=self.fd and "fd" in self.oracle_names)
+                                         oracles, fd=self.fd and "fd" in self.oracle_names)
             except Exception as exc:  # a bug of the harness or the spec: a row, not a crash
                 outcomes = [Outcome(spec.id, "harness", "-", dtype, "contiguous", "fail",
                                     error=np.inf, detail=f"the checks raised "
@@ -280,10 +291,10 @@ class Run:
 
         for k, (_, example) in enumerate(spec.cases):
             if drawn.admit(example, curated=True):
-                check(example, base + k)
+                check(example, base + k, "case")
         for k, example in enumerate(sample(spec.large, profile.large, base)):
             if drawn.admit(example):
-                check(example, base + 101 + k)
+                check(example, base + 101 + k, "large")
         self._small(spec, drawn, check, base)
         if profile.cover:
             # each region, and each layout row, no example reached yet: one more example
@@ -301,7 +312,7 @@ class Run:
         for tier, strategy in enumerate((spec.examples, spec.large)):
             found = sample(strategy, 1, seed + tier, lambda ex: drawn.fresh(ex) and reached(ex))
             if found and drawn.admit(found[0]):
-                check(found[0], seed)
+                check(found[0], seed, "extra")
                 return
 
     def _layout_rows(self, spec):

@@ -1,12 +1,13 @@
-"""The harness checks itself: every planted bug (tests/planted/) must be caught by the check that
-is meant to catch it, while impl passes the same ops; subjects that lack an op or a keyword are
-reported ``unsupported``, not crashed on.
+"""The harness checks itself: every planted bug (tests/planted/) must make a ci-profile run fail,
+naming the defective op and the check meant to catch it, while impl passes the same specs; the
+catalogue covers every family and every kind of harness power; subjects that lack an op or a
+keyword are unsupported only where they say so.
 
-Each planted module declares KIND, AFFECTS (the ids of the specs to run: specs of the defective
-op whose examples can show the defect), EXPECT_CHECK (the check that must fail), DTYPES (where
-the defect shows), optionally EXPECT_DETAIL (a phrase the failing row must contain) and
-HARNESS_GAP: a harness weakness that keeps the bug from being caught as it should be, which
-turns its test into a strict xfail until the harness is fixed.
+Each planted module declares KIND (the defect), REQUIRES (what the harness needs to see it: the
+inference path, float32 only, a size threshold, a cotangent layout, a second backward, a region
+of the parameter space, …), AFFECTS (the ids of the specs to run: specs of the defective op whose
+examples can show the defect), EXPECT_CHECK (the check that must fail), DTYPES (where the defect
+shows) and optionally EXPECT_DETAIL (a phrase the failing row must contain).
 """
 
 import importlib
@@ -28,13 +29,21 @@ from oracles import backend  # noqa: E402
 from oracles.subject import ModuleSubject  # noqa: E402
 from properties import runner  # noqa: E402
 from properties.checks import check_bad_inputs  # noqa: E402
+from reports import cli  # noqa: E402
 from tests.planted._base import plant  # noqa: E402
 
 CATALOG = {m.name: importlib.import_module(f"{planted.__name__}.{m.name}")
            for m in pkgutil.iter_modules(planted.__path__) if not m.name.startswith("_")}
-COVERED = {}  # the catalog's spec ids, by the dtypes its modules run them in
-for _mod in CATALOG.values():
-    COVERED.setdefault(tuple(_mod.DTYPES), set()).update(_mod.AFFECTS)
+# what the catalogue must hold: a defect of each kind the harness must see ...
+KINDS = {"inference path", "float32 only", "size threshold", "cotangent layout",
+         "second backward", "region"}
+# ... and one in each family and each op group the issue names
+GROUPS = {"elementwise": "elementwise", "reduction": "reduction", "shape": "shape",
+          "linalg": "linalg", "nn": "nn", "conv": "conv", "pool": "pool", "norm": "norm",
+          "indexing": "Tensor.__getitem__", "cat/stack": ("cat", "stack"), "matmul": "matmul",
+          "mse_loss": "nn.functional.mse_loss",
+          "binary_cross_entropy": "nn.functional.binary_cross_entropy",
+          "nll_loss": "nn.functional.nll_loss", "cross_entropy": "nn.functional.cross_entropy"}
 
 
 def _specs(ids):
@@ -44,21 +53,16 @@ def _specs(ids):
     return specs
 
 
-def _run(subject, ops, dtypes=("float32", "float64"), seed=0):
-    """The rows of a quick run of ``ops`` on ``subject`` (a subject name or a backend)."""
+def _run(subject, ops, dtypes=("float32", "float64"), seed=0, profile="ci"):
+    """The rows of a run of ``ops`` on ``subject`` (a subject name or a backend)."""
     name = subject if isinstance(subject, str) else "impl"
-    run = runner.make_run(name, profile="quick", dtypes=tuple(dtypes), seed=seed)
+    run = runner.make_run(name, profile=profile, dtypes=tuple(dtypes), seed=seed)
     if not isinstance(subject, str):
         run.subject, run.subject_name = subject, subject.name
     return runner.run(run, _specs(ops))
 
 
-def _param(name):
-    gap = getattr(CATALOG[name], "HARNESS_GAP", None)
-    return pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=gap)] if gap else [])
-
-
-@pytest.mark.parametrize("name", [_param(n) for n in CATALOG])
+@pytest.mark.parametrize("name", list(CATALOG))
 def test_planted_bug_is_caught(name):
     mod = CATALOG[name]
     rows = _run(f"{planted.__name__}.{name}", mod.AFFECTS, mod.DTYPES)
@@ -72,6 +76,18 @@ def test_planted_bug_is_caught(name):
                     f"{sorted({(r.op, r.check, r.layout, r.detail[:80]) for r in failed})}")
 
 
+def test_a_planted_bug_fails_the_cli_naming_op_and_check(tmp_path, capsys):
+    """End to end: `tenshell conform --profile ci` on a planted subject exits 1 and prints the
+    op and the check that caught it."""
+    code = cli.main(["conform", "--subject", f"{planted.__name__}.exp_inference_offset",
+                     "--ops", "exp", "--profile", "ci", "--dtypes", "float64", "--jobs", "1",
+                     "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert code == 1 and " exp " in first and "FAIL" in first, out
+    assert "fail: inference vs torch float64" in out, out
+
+
 def _public(namespace):
     return {k: v for k, v in vars(namespace).items() if not k.startswith("_")}
 
@@ -83,19 +99,35 @@ def test_planted_module_differs_from_impl_in_one_affected_op(name):
     changed += [f"nn.functional.{k}" for k, v in _public(impl.nn.functional).items()
                 if getattr(mod.nn.functional, k) is not v]
     assert len(changed) == 1 and {s.name for s in _specs(mod.AFFECTS)} == {changed[0]}, changed
-    assert mod.__doc__ and mod.KIND and mod.EXPECT_CHECK and mod.DTYPES
+    assert mod.__doc__ and mod.KIND and mod.REQUIRES and mod.EXPECT_CHECK and mod.DTYPES
 
 
-def test_catalog_has_twelve_distinct_kinds():
-    kinds = {mod.KIND for mod in CATALOG.values()}
-    assert len(kinds) >= 12, sorted(kinds)
+def test_catalog_covers_every_kind_and_family():
+    assert len(CATALOG) >= 40, len(CATALOG)
+    kinds = {mod.REQUIRES for mod in CATALOG.values()}
+    assert KINDS <= kinds, sorted(KINDS - kinds)
+    specs = [s for mod in CATALOG.values() for s in _specs(mod.AFFECTS)]
+    missing = [group for group, key in GROUPS.items()
+               if not any(s.family == key or s.name in (key if isinstance(key, tuple) else (key,))
+                          for s in specs)]
+    assert not missing, missing
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_impl_passes_the_catalog_ops(seed):
-    rows = [r for dtypes, ops in COVERED.items() for r in _run("impl", sorted(ops), dtypes, seed)]
+def _catalog_specs():
+    """The catalogue's spec ids, by the dtypes its modules run them in."""
+    covered = {}
+    for mod in CATALOG.values():
+        covered.setdefault(tuple(mod.DTYPES), set()).update(mod.AFFECTS)
+    return covered
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_impl_passes_the_catalog_specs(seed):
+    """impl is clean where the planted bugs are caught (seeds 1-4: `nox -s planted`)."""
+    rows = [r for dtypes, ops in _catalog_specs().items()
+            for r in _run("impl", sorted(ops), dtypes, seed)]
     failed = [(r.op, r.check, r.oracle, r.dtype, r.layout, r.detail[:80]) for r in rows
-              if runner.unexpected(r.status, "quick")]
+              if runner.unexpected(r.status, "ci")]
     assert rows and not failed, failed
 
 
@@ -112,16 +144,37 @@ def _clamp_without_max(input, min=None):
     return impl.clamp(input, min=min)
 
 
-@pytest.mark.parametrize("op, overrides, missing, checks", [
-    ("maximum", {}, "maximum", {"forward", "vjp", "bad_input"}),
-    ("clamp", {"clamp": _clamp_without_max}, None, {"forward", "vjp"}),
-], ids=["missing op", "missing keyword"])
-def test_missing_op_or_keyword_is_unsupported(op, overrides, missing, checks):
+def _clamp_raising_type_error(input, min=None, max=None):
+    raise TypeError("clamp() got an unexpected keyword argument 'max'")  # from inside the op
+
+
+def _module(op, overrides, missing=None, declared=None):
     module = types.ModuleType(f"impl_without_{op}")
     plant(vars(module), overrides)
     if missing:
         delattr(module, missing)
-    rows = _run(ModuleSubject(module), [op], ("float64",))
-    unsupported = {r.check for r in rows if r.status == "unsupported"}
-    assert unsupported == checks, sorted((r.op, r.check, r.status, r.detail) for r in rows)
-    assert not [r for r in rows if runner.unexpected(r.status, "quick")]
+    if declared is not None:
+        module.__tenshell_unsupported__ = declared
+    return ModuleSubject(module)
+
+
+@pytest.mark.parametrize("op, overrides, missing, declared, checks", [
+    ("maximum", {}, "maximum", {"maximum": None}, {"forward", "vjp", "bad_input"}),
+    ("clamp", {"clamp": _clamp_without_max}, None, {"clamp": ("max",)}, {"forward", "vjp"}),
+], ids=["missing op", "missing keyword"])
+def test_unsupported_is_expected_only_where_declared(op, overrides, missing, declared, checks):
+    quiet = _run(_module(op, overrides, missing, declared), [op], ("float64",), profile="quick")
+    unsupported = {r.check for r in quiet if r.status == "unsupported"}
+    assert checks <= unsupported, sorted((r.op, r.check, r.status, r.detail) for r in quiet)
+    assert not [r for r in quiet if r.status == "fail"], [r for r in quiet if r.status == "fail"]
+    loud = _run(_module(op, overrides, missing), [op], ("float64",), profile="quick")
+    failed = {r.check for r in loud if r.status == "fail" and "does not declare" in r.detail}
+    assert checks <= failed, sorted((r.op, r.check, r.status, r.detail) for r in loud)
+
+
+def test_a_type_error_inside_the_op_is_a_failure_not_unsupported():
+    rows = _run(_module("clamp", {"clamp": _clamp_raising_type_error}), ["clamp"], ("float64",),
+                profile="quick")
+    forward = [r for r in rows if r.check == "forward"]
+    assert forward and all(r.status == "fail" and "raised TypeError" in r.detail
+                           for r in forward), forward

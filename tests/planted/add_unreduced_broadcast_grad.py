@@ -6,6 +6,7 @@ from impl.ops.elementwise import Add
 from tests.planted._base import plant, substitute
 
 KIND = "broadcast gradient not reduced"
+REQUIRES = "region"
 AFFECTS = ("add",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float32", "float64")

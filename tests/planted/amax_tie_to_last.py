@@ -9,6 +9,7 @@ from impl.ops.reduction import Amax
 from tests.planted._base import plant, substitute
 
 KIND = "max tie routed to the wrong element"
+REQUIRES = "values"
 AFFECTS = ("amax[ties]",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -7,6 +7,7 @@ from impl.nn import functional
 from tests.planted._base import plant, substitute
 
 KIND = "cross entropy computed as a binary cross entropy"
+REQUIRES = "basic"
 AFFECTS = ("nn.functional.cross_entropy[class index]",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)

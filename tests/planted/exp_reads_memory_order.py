@@ -9,6 +9,7 @@ from impl.ops.elementwise import Exp
 from tests.planted._base import plant, substitute
 
 KIND = "non-contiguous input read as if contiguous"
+REQUIRES = "input layout"
 AFFECTS = ("exp",)
 EXPECT_CHECK = "layout"
 EXPECT_DETAIL = "differs from the contiguous run"

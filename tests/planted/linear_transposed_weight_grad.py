@@ -6,6 +6,7 @@ from impl.ops.nn import Linear
 from tests.planted._base import plant, substitute
 
 KIND = "transposed weight gradient"
+REQUIRES = "basic"
 AFFECTS = ("nn.functional.linear",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -5,6 +5,7 @@ from impl.ops.elementwise import Log
 from tests.planted._base import plant, substitute
 
 KIND = "forward off by a tiny constant"
+REQUIRES = "basic"
 AFFECTS = ("log",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)

@@ -8,6 +8,7 @@ from impl.ops import reduction
 from tests.planted._base import plant, substitute
 
 KIND = "index of a tied extreme: last instead of first"
+REQUIRES = "values"
 AFFECTS = ("max[dim ties]",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)

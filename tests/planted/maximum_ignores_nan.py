@@ -8,6 +8,7 @@ from impl.ops.elementwise import Maximum
 from tests.planted._base import plant, substitute
 
 KIND = "NaN not propagated"
+REQUIRES = "values"
 AFFECTS = ("maximum[nan/inf]",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)

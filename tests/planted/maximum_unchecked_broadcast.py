@@ -6,6 +6,7 @@ from impl.ops.elementwise import Maximum
 from tests.planted._base import plant
 
 KIND = "missing error on mismatched shapes"
+REQUIRES = "bad input"
 AFFECTS = ("maximum",)
 EXPECT_CHECK = "bad_input"
 EXPECT_DETAIL = "raised ValueError"

@@ -8,6 +8,7 @@ import impl
 from tests.planted._base import plant, substitute
 
 KIND = "wrong normalising count"
+REQUIRES = "region"
 AFFECTS = ("mean",)
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)

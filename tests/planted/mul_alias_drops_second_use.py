@@ -6,6 +6,7 @@ from impl.ops.elementwise import Mul
 from tests.planted._base import plant, substitute
 
 KIND = "gradient of a tensor used twice not accumulated"
+REQUIRES = "alias"
 AFFECTS = ("mul",)
 EXPECT_CHECK = "alias"
 EXPECT_DETAIL = "not accumulated"

@@ -6,6 +6,7 @@ from impl.ops.shape import Permute
 from tests.planted._base import plant, substitute
 
 KIND = "backward applies the forward permutation, not its inverse"
+REQUIRES = "basic"
 AFFECTS = ("permute",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -8,6 +8,7 @@ from impl.ops.elementwise import Relu
 from tests.planted._base import plant, substitute
 
 KIND = "input mutated in place"
+REQUIRES = "input layout"
 AFFECTS = ("relu",)
 EXPECT_CHECK = "layout"
 EXPECT_DETAIL = "modified in place"

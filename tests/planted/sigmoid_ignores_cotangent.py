@@ -6,6 +6,7 @@ from impl.ops.elementwise import Sigmoid
 from tests.planted._base import plant, substitute
 
 KIND = "backward ignores the cotangent"
+REQUIRES = "basic"
 AFFECTS = ("sigmoid",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -7,6 +7,7 @@ from impl.ops.nn import Softmax
 from tests.planted._base import plant, substitute
 
 KIND = "softmax backward sign error"
+REQUIRES = "basic"
 AFFECTS = ("nn.functional.softmax",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -5,6 +5,7 @@ from impl.ops.elementwise import Sub
 from tests.planted._base import plant, substitute
 
 KIND = "wrong sign in a backward"
+REQUIRES = "basic"
 AFFECTS = ("sub",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

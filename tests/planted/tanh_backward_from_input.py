@@ -6,6 +6,7 @@ from impl.ops.elementwise import Tanh
 from tests.planted._base import plant, substitute
 
 KIND = "backward from the wrong saved array"
+REQUIRES = "basic"
 AFFECTS = ("tanh",)
 EXPECT_CHECK = "vjp"
 DTYPES = ("float64",)

@@ -8,9 +8,10 @@ from impl.ops.elementwise import Tanh
 from tests.planted._base import plant, substitute
 
 KIND = "float32 silently computed and returned as float64"
+REQUIRES = "float32 only"
 AFFECTS = ("tanh",)
 EXPECT_CHECK = "dtype"
-EXPECT_DETAIL = "output is float64"
+EXPECT_DETAIL = "output 0 is float64"
 DTYPES = ("float32",)
 
 

@@ -6,6 +6,7 @@ from impl.ops.reduction import Var
 from tests.planted._base import plant, substitute
 
 KIND = "biased variance (correction ignored)"
+REQUIRES = "region"
 AFFECTS = ("var", "var[dim=()]")
 EXPECT_CHECK = "forward"
 DTYPES = ("float64",)
