@@ -3,7 +3,7 @@
 Truth is float64 (torch float64; jax float64 is the second opinion). Each element of an output
 is measured against its own truth. Element i may be off by
 
-    allowed_i = factor · max(E_i, TYPICAL · median(E > 0), q90(E / |truth|) · |truth_i|)
+    allowed_i = factor · max(peers(E)_i, q90(E / |truth|) · |truth_i|)
                 + ULPS · eps · growth(terms) · |truth_i|
 
 where E_i is how far the oracles' own results are from the truth at that element (in float32:
@@ -12,10 +12,10 @@ float64 runs against each other), so an element that every implementation comput
 cancelling large terms gets the noise the oracles show there, and one they compute to the last
 bit is held to a few ulps of itself. The oracles' own error at one element can be small by luck
 (their rounding happened to agree with the truth's where another correct implementation's does
-not): no element is held tighter than the oracles' typical absolute error (the median over the
-elements they do not get exactly, with a margin: a subject's worst element of thousands lies
-several times above its typical one) or
-their typical relative error (the 90th percentile) applied to its own magnitude. The growth of the ulps term with the terms an element sums is
+not), so E_i is raised to the largest oracle error among its peers — the elements of nearest
+magnitude, which rounding treats alike: cancellations next to cancellations, tiny softmax
+probabilities next to tiny ones — and no element is held tighter, relative to itself, than the
+oracles' typical relative error (the 90th percentile). The growth of the ulps term with the terms an element sums is
 logarithmic (pairwise summation); the measured oracle errors carry any more (|truth_i| is never
 taken below the dtype's smallest normal number, so subnormal results are held to it). A
 relative error of 1e-4 (float32) or 1e-9 (float64) on an element is far outside the allowance.
@@ -34,8 +34,9 @@ import math
 import numpy as np
 
 ULPS = 4.0  # the allowance where the oracles are exact: this many epsilons, grown by log2(terms)
-TYPICAL = 4.0  # no element is held tighter than this many times the oracles' median error
-QUANTILE = 0.9  # nor tighter, relative to itself, than this quantile of their relative errors
+PEERS = 17  # an element's noise is the largest among this many elements of nearest magnitude
+QUANTILE = 0.9  # and no element is held tighter, relative to itself, than this quantile of the
+#                 oracles' relative errors
 
 
 def eps(dtype):
@@ -122,11 +123,25 @@ def allowance(truth, noise, dtype, terms=1, factor=4.0):
     if noise is None or np.size(noise) == 0:
         return ulps
     noise = np.where(np.isfinite(noise), noise, 0.0)
-    inexact = noise[noise > 0]  # the typical error where the oracles round at all
-    typical = TYPICAL * float(np.median(inexact)) if inexact.size else 0.0
     normal = t >= float(np.finfo(dtype).tiny)
     relative = float(np.quantile(noise[normal] / t[normal], QUANTILE)) if normal.any() else 0.0
-    return factor * np.maximum(np.maximum(noise, typical), relative * t) + ulps
+    return factor * np.maximum(_among_peers(noise, t), relative * t) + ulps
+
+
+def _among_peers(noise, t):
+    """Each element's noise, raised to the largest among the elements of nearest magnitude (a
+    window of PEERS of the elements sorted by |truth|): what rounding does to values of that
+    size, whichever element the oracles happened to round well."""
+    flat, size = noise.reshape(-1), np.abs(t).reshape(-1)
+    window = min(PEERS, flat.size)
+    if window < 2:
+        return noise
+    order = np.argsort(size, kind="stable")
+    ranked = np.pad(flat[order], window // 2, mode="edge")
+    peak = np.lib.stride_tricks.sliding_window_view(ranked, window).max(axis=1)[:flat.size]
+    out = np.empty_like(flat)
+    out[order] = peak
+    return out.reshape(noise.shape)
 
 
 def compare(actual, truth, allowed, dtype, lowest, signed_zeros=False):

@@ -26,6 +26,7 @@ if ROOT not in sys.path:  # plain `pytest` puts tests/ on sys.path; subjects are
 
 import tests.planted as planted  # noqa: E402
 from oracles import backend  # noqa: E402
+from oracles.base import resolve  # noqa: E402
 from oracles.subject import ModuleSubject  # noqa: E402
 from properties import runner  # noqa: E402
 from properties.checks import check_bad_inputs  # noqa: E402
@@ -178,3 +179,69 @@ def test_a_type_error_inside_the_op_is_a_failure_not_unsupported():
     forward = [r for r in rows if r.check == "forward"]
     assert forward and all(r.status == "fail" and "raised TypeError" in r.detail
                            for r in forward), forward
+
+
+# -- the tolerance floor -------------------------------------------------------------------------
+
+def _floor_examples():
+    """(spec id, Example) for the ops whose tolerance the issue pins down: sum over 10^4
+    elements, softmax of large logits, batch_norm, a 256x256 matmul and a 64-channel conv2d."""
+    import numpy as np
+
+    from properties.spec import Example
+    from properties.strategies import values
+
+    return [
+        ("sum", Example((values(1, (100, 101)),))),
+        ("sum", Example((values(2, (100, 101)),), {"dim": 1, "keepdim": False})),
+        ("softmax[large]", Example((values(3, (6, 2001)) * 30,), {"dim": -1})),
+        ("nn.functional.batch_norm[training]", Example(
+            (values(4, (8, 64, 15, 17)), values(5, (64,)), values(6, (64,), "positive"),
+             values(7, (64,)), values(8, (64,))), {"training": True, "momentum": 0.1,
+                                                    "eps": 1e-5})),
+        ("matmul[2-D @ 2-D]", Example((values(9, (256, 256)), values(10, (256, 256))))),
+        ("nn.functional.conv2d[bias]", Example(
+            (values(11, (2, 64, 16, 16)), values(12, (64, 64, 3, 3)) / 24, values(13, (64,))),
+            {"stride": 1, "padding": 1, "dilation": 1, "groups": 1})),
+    ], np
+
+
+def _perturbing(fn, relative, where):
+    """impl with op ``fn``'s first output off by ``relative`` in one element: the first, the
+    middle or the last of those whose value is a normal number (a relative error of 1e-4 on a
+    float32 subnormal is a few units in its last place: rounding)."""
+    import numpy as np
+
+    def wrapped(*args, **kwargs):
+        out = resolve(impl, fn)(*args, **kwargs)
+        data = (out[0] if isinstance(out, tuple) else out).data  # perhaps a strided view
+        nonzero = np.flatnonzero(np.abs(data) >= np.finfo(data.dtype).tiny)
+        k = np.unravel_index(nonzero[{"first": 0, "middle": len(nonzero) // 2,
+                                      "last": -1}[where]], data.shape)
+        data[k] = data[k] * (1 + relative)
+        return out
+
+    module = types.ModuleType(f"impl_{fn}_off_by_{relative}")
+    plant(vars(module), {fn: wrapped})
+    return ModuleSubject(module)
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("dtype, relative", [("float32", 1e-4), ("float64", 1e-9)])
+def test_tolerance_catches_a_small_relative_error_in_one_element(dtype, relative, where):
+    from properties.checks import check_example
+
+    examples, np = _floor_examples()
+    oracles = {"torch": backend("torch"), "jax": backend("jax")}
+    for spec_id, example in examples:
+        (spec,) = _specs([spec_id])
+        clean = check_example(spec, dtype, example, 0, backend("impl"), oracles, layouts=(),
+                              fd=False)
+        assert not [o for o in clean if o.status == "fail"], (spec_id, [
+            (o.check, o.oracle, o.detail) for o in clean if o.status == "fail"])
+        off = check_example(spec, dtype, example, 0, _perturbing(spec.name, relative, where),
+                            oracles, layouts=(), fd=False)
+        caught = [o for o in off if o.check == "forward" and o.status == "fail"]
+        assert len(caught) == 2, (spec_id, dtype, where, [
+            (o.check, o.oracle, o.status, o.error, o.tolerance) for o in off
+            if o.check == "forward"])
