@@ -36,3 +36,12 @@ def test_every_spec_names_an_impl_op():
             assert hasattr(impl.Tensor, spec.name.split(".", 1)[1]), spec.name
         else:
             resolve(impl, spec.name)  # raises AttributeError naming the missing op
+
+
+def test_every_spec_has_a_large_tier_and_regions():
+    """Issue-level contract of the registry: real sizes and a declared parameter space."""
+    for spec in load_registry().values():
+        assert spec.large is not None, f"{spec.id} has no large tier"
+        assert spec.regions and all(callable(p) for p in spec.regions.values()), spec.id
+        for name, example in spec.cases:
+            assert isinstance(name, str) and example.args, (spec.id, name)
