@@ -1,4 +1,4 @@
-"""nox sessions: tests (default), conformance, lint, build, bench.
+"""nox sessions: tests (default), conformance, planted, lint, build, bench.
 
 Every session installs with pip into a virtualenv under the pins of constraints.txt (torch's CPU
 build, jax, numpy), so a fresh machine runs exactly what CI runs.
@@ -46,3 +46,12 @@ def conformance(session):
     """The conformance suite on impl (`tenshell conform`, ci profile); reports in reports/out/."""
     session.install(*CONSTRAINTS, ".[harness]")
     session.run("tenshell", "conform", "--profile", "ci", "--out", "reports/out", *session.posargs)
+
+
+@nox.session
+def planted(session):
+    """The harness's own test: every planted bug caught by a ci-profile run, and impl clean on
+    the same specs for seeds 0-4 (``TENSHELL_SEEDS``; `nox -s tests` runs seed 0)."""
+    session.install(*CONSTRAINTS, "-e", ".[test]")
+    session.run("pytest", "tests/test_harness_meta.py", *session.posargs,
+                env={"TENSHELL_SEEDS": "0,1,2,3,4"})
