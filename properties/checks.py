@@ -107,10 +107,11 @@ class _Example:
         dtype = dtype if dtype == "-" else str(np.dtype(dtype))
         self.out.append(Outcome(self.spec.id, check, oracle, dtype, layout, status, **kw))
 
-    def guard(self, check, oracle, layout, fn, dtype=None):
-        """``fn()``, or None after recording what the subject raised as this check's row."""
+    def guard(self, check, oracle, layout, fn, *args, dtype=None):
+        """``fn(*args)``, or None after recording what the subject raised as this check's
+        row."""
         try:
-            return fn()
+            return fn(*args)
         except Unsupported as exc:
             self.add(check, oracle, layout, "unsupported", dtype, detail=str(exc),
                      argument=exc.argument)
@@ -151,10 +152,10 @@ class _Example:
             self.guard("fd", "fd", "contiguous", self._finite_differences)
         if spec.layouts:
             for layout in layouts:
-                self.guard("layout", "self", layout, lambda: self._layout(layout))
+                self.guard("layout", "self", layout, self._layout, layout)
         if spec.diff:
             for layout in layouts:
-                self.guard("cotangent", "self", layout, lambda: self._cotangent(layout))
+                self.guard("cotangent", "self", layout, self._cotangent, layout)
             self.guard("retain_graph", "self", "contiguous", self._retain_graph)
             self.guard("reuse", "self", "contiguous", self._reuse)
         if spec.alias and "torch" in self.oracles:

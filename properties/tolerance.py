@@ -15,16 +15,17 @@ bit is held to a few ulps of itself. The oracles' own error at one element can b
 not), so E_i is raised to the largest oracle error among its peers — the elements of nearest
 magnitude, which rounding treats alike: cancellations next to cancellations, tiny softmax
 probabilities next to tiny ones — and no element is held tighter, relative to itself, than the
-oracles' typical relative error (the 90th percentile). The growth of the ulps term with the terms an element sums is
-logarithmic (pairwise summation); the measured oracle errors carry any more (|truth_i| is never
-taken below the dtype's smallest normal number, so subnormal results are held to it). A
-relative error of 1e-4 (float32) or 1e-9 (float64) on an element is far outside the allowance.
+oracles' typical relative error (the 90th percentile). In float64 runs E also holds float32's
+noise (torch's float32 run against its truth, where the truth is inside float32's normal range)
+scaled by the epsilons' ratio: how much rounding moves each element, measured rather than
+assumed. The ulps term grows with the logarithm of the terms an element sums (pairwise
+summation); the measured oracle errors carry any more (|truth_i| is never taken below the
+dtype's smallest normal number, so subnormal results are held to it). A relative error of 1e-4
+(float32) or 1e-9 (float64) on any normal element is far outside the allowance.
 
 Every comparison records the subject's relative error at its worst element and the allowance
-there, both relative to max(|truth|, floor) at that element — the floor, an ulp of the largest
-input or cotangent value, being the scale below which a value is itself rounding — and the
-oracles' own worst relative errors. The same floor tells rounding from a difference of
-convention between torch and jax.
+there, both relative to max(|truth|, floor) at that element — the floor an ulp of the largest
+input or cotangent value — and the oracles' own worst relative errors.
 """
 
 from __future__ import annotations

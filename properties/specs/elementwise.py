@@ -23,7 +23,6 @@ from properties.strategies import (
     large_unary,
     rank_regions,
     seeds,
-    shapes_with_zero,
     unary,
     values,
     with_params,
@@ -65,7 +64,7 @@ _RANGE = ("about the ends of exp's range: exp(88.7) and exp(709.7) are the large
           "float64; beyond, float32 is inf")
 
 
-# -- argument forms -------------------------------------------------------------------------------
+# -- argument forms -------------------------------------------------------------------------
 
 
 @st.composite
@@ -153,7 +152,7 @@ def _reflected(op, jax):
                   nonsmooth="the tensor divides (rtruediv): drawn away from 0" * (op == "truediv"))
 
 
-# -- pow, clamp -------------------------------------------------------------------------------------
+# -- pow, clamp ----------------------------------------------------------------------------
 
 
 @st.composite
@@ -233,7 +232,7 @@ def _clamp_tensors_spec():
                  "bounds broadcast": lambda ex: ex.args[1].shape != ex.args[0].shape})
 
 
-# -- curated cases ------------------------------------------------------------------------------
+# -- curated cases ---------------------------------------------------------------------------
 
 
 def _ex(*args, **kwargs):
