@@ -100,7 +100,8 @@ class _Example:
         self.exact = all(self.ex.args[i].dtype == FLOAT64 for i in spec.diff
                          if isinstance(self.ex.args[i], np.ndarray))
         self.out = []
-        self.allowed = {}  # (part, k) -> the tolerance of the accuracy row of that output
+        self.allowed = {}  # (part, k) -> (noise, floor, terms) of that output's accuracy rows
+        self._allowances = {}
 
     def add(self, check, oracle, layout, status, dtype=None, **kw):
         dtype = dtype or self.dtype
@@ -345,15 +346,24 @@ class _Example:
                 problems.append(f"{k}: {found if isinstance(found, str) else what}"
                                 f"{'' if isinstance(found, str) else f' (by {err:.3g})'}")
                 continue
-            noise, lowest, terms = self.allowed.get((part, k), (None, tol.floor(w.dtype, w), 1))
-            if noise is not None and np.shape(noise) != w.shape:
-                noise = None
-            allowed = tol.allowance(w, noise, w.dtype, terms, self.spec.tolerance_factor)
-            err, limit, mismatch = tol.compare(h, w, 2 * allowed, w.dtype, lowest)
+            allowed, lowest = self._self_allowance(part, k, w)
+            err, limit, mismatch = tol.compare(h, w, allowed, w.dtype, lowest)
             worst = max(worst, err)
             if mismatch or err > limit:
                 problems.append(f"{k}: {mismatch or f'{what} (by {err:.3g} > {limit:.3g})'}")
         return problems, worst
+
+    def _self_allowance(self, part, k, w):
+        """(twice the accuracy allowance of result ``k`` around the subject's own ``w``, the
+        floor); cached: most self comparisons share their ``w``."""
+        key = (part, k, id(w))
+        if key not in self._allowances:
+            noise, lowest, terms = self.allowed.get((part, k), (None, tol.floor(w.dtype, w), 1))
+            if noise is not None and np.shape(noise) != w.shape:
+                noise = None
+            allowed = 2 * tol.allowance(w, noise, w.dtype, terms, self.spec.tolerance_factor)
+            self._allowances[key] = (allowed, lowest, w)  # w kept: its id stays unique
+        return self._allowances[key][:2]
 
     def _self_compare(self, check, layout, want, have, part, what, extra=(), exact=False):
         problems, worst = self._differences(want, have, part, what, exact)
