@@ -60,16 +60,18 @@ def _decode(value, arrays):
     raise ValueError(f"unknown value tag {tag!r} in repro file")
 
 
-def save(path, spec_id, dtype, example, seed):
+def save(path, spec_id, dtype, example, seed, oracles=()):
     arrays = {}
     meta = {"format": FORMAT, "spec": spec_id, "dtype": dtype, "seed": int(seed),
+            "oracles": list(oracles),
             "args": _encode(tuple(example.args), arrays),
             "kwargs": _encode(dict(example.kwargs), arrays), "keep": list(example.keep)}
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load(path):
-    """(spec id, dtype, Example, seed) from a file written by :func:`save`."""
+    """(spec id, dtype, Example, seed, oracles) from a file written by :func:`save` (oracles:
+    the names of those that computed the example; empty means all)."""
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         if meta.get("format") != FORMAT:
@@ -77,4 +79,4 @@ def load(path):
         arrays = {k: data[k] for k in data.files if k != "meta"}
     example = Example(_decode(meta["args"], arrays), _decode(meta["kwargs"], arrays),
                       tuple(meta["keep"]))
-    return meta["spec"], meta["dtype"], example, meta["seed"]
+    return meta["spec"], meta["dtype"], example, meta["seed"], tuple(meta.get("oracles", ()))

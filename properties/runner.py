@@ -47,8 +47,10 @@ from properties.strategies import LAYOUTS, present
 class Profile:
     max_examples: int  # small-tier examples per spec and dtype
     large: int  # large-tier examples per spec and dtype
-    second_opinion: int  # small-tier examples (per spec and dtype) jax also computes: jit
-    #                      compiles cost ~0.2 s an example, torch's eager calls a millisecond
+    second_opinion: int  # float32 small-tier examples (per spec) jax also computes: its jit
+    #                      compiles cost ~0.2 s an example, torch's eager calls a millisecond.
+    #                      In float64 jax computes every example: there torch's own error is
+    #                      measured only by its disagreement with jax
     derandomize: bool  # examples fixed by --seed (else random, as Hypothesis draws them)
     cover: bool  # draw more examples for regions not reached; not-exercised is unexpected
     shrink: bool = False  # stop a spec at its first failure and let Hypothesis shrink it
@@ -115,13 +117,14 @@ def _safe(text):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-def save_failure(out_dir, row, spec, dtype, example, seed, subject_name):
-    """Save the example as a repro file; return the one-line command that reruns it."""
+def save_failure(out_dir, row, spec, dtype, example, seed, subject_name, oracles=()):
+    """Save the example (and the oracles that computed it) as a repro file; return the one-line
+    command that reruns it."""
     folder = os.path.join(out_dir, "failures")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, _safe("__".join([row.op, row.check, row.oracle, row.dtype,
                                                   row.layout])) + ".npz")
-    repro.save(path, spec.id, dtype, example, seed)
+    repro.save(path, spec.id, dtype, example, seed, oracles)
     return f"tenshell conform --subject {subject_name} --repro {path}"
 
 
@@ -180,17 +183,22 @@ class _Enough(Exception):
     pass
 
 
-def sample(strategy, n, seed, accept=None, tries=300):
+def sample(strategy, n, seed, accept=None, tries=300, simplest=True):
     """Up to ``n`` examples of ``strategy`` for which ``accept`` (a pure predicate) holds, drawn
-    by Hypothesis with ``seed`` (no shrinking), within ``tries`` draws."""
+    by Hypothesis with ``seed`` (no shrinking), within ``tries`` draws. Hypothesis draws the
+    simplest example first whatever the seed: ``simplest=False`` leaves it out."""
     found = []
     if strategy is None or n <= 0:
         return found
+    first = [not simplest]
 
     @settings(max_examples=tries, database=None, phases=[Phase.generate], deadline=None,
               print_blob=False, suppress_health_check=list(HealthCheck))
     @given(strategy)
     def collect(example):
+        if first[0]:
+            first[0] = False
+            return
         if accept is None or accept(example):
             found.append(example)
             if len(found) >= n:
@@ -224,7 +232,7 @@ class Run:
         rows = {}
         saved = set()
 
-        def record(outcomes, dtype, example, seed):
+        def record(outcomes, dtype, example, seed, oracles=()):
             failed = False
             for o in outcomes:
                 if o.status == "unsupported" and not self._declared(spec, o.argument):
@@ -238,7 +246,7 @@ class Run:
                 failed = True
                 if self.out_dir and example is not None and o.key not in saved:
                     row.repro = save_failure(self.out_dir, row, spec, dtype, example, seed,
-                                             self.subject_name)
+                                             self.subject_name, oracles)
                     saved.add(o.key)
             return failed
 
@@ -276,7 +284,7 @@ class Run:
             # every oracle on curated, large and extra examples and the first small ones; torch
             # alone on the rest (the rows say how many examples each oracle saw)
             oracles = self.oracles
-            if tier == "small":
+            if tier == "small" and dtype == "float32" and spec.convention == "torch":
                 small[0] += 1
                 if small[0] > profile.second_opinion and "torch" in oracles:
                     oracles = {"torch": oracles["torch"]}
@@ -287,12 +295,12 @@ class Run:
                 outcomes = [Outcome(spec.id, "harness", "-", dtype, "contiguous", "fail",
                                     error=np.inf, detail=f"the checks raised "
                                     f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")]
-            return record(outcomes, dtype, example, seed)
+            return record(outcomes, dtype, example, seed, tuple(oracles))
 
         for k, (_, example) in enumerate(spec.cases):
             if drawn.admit(example, curated=True):
                 check(example, base + k, "case")
-        for k, example in enumerate(sample(spec.large, profile.large, base)):
+        for k, example in enumerate(sample(spec.large, profile.large, base, simplest=False)):
             if drawn.admit(example):
                 check(example, base + 101 + k, "large")
         self._small(spec, drawn, check, base)
@@ -316,8 +324,9 @@ class Run:
                 return
 
     def _layout_rows(self, spec):
+        """The layout rows of ``spec`` (but those it declares inapplicable)."""
         return [(c, layout) for c, on in (("layout", spec.layouts), ("cotangent", spec.diff))
-                if on for layout in LAYOUTS]
+                if on for layout in LAYOUTS if not _declared_inapplicable(spec, c, layout)]
 
     def _presents(self, spec, check_name, layout):
         """Whether an example presents ``layout`` to the check: to one of its inputs, or to its
@@ -405,9 +414,12 @@ def expected_keys(spec, run_):
             keys += [(spec.id, "cotangent", "self", dtype, layout) for layout in LAYOUTS]
     if "torch" in run_.oracles:
         keys += [(spec.id, "bad_input", "torch", "-", b.description) for b in spec.bad_inputs]
-    return [k for k in keys if not any(
-        all(p in ("*", v) for p, v in zip(pattern, (k[1], k[4]))) for pattern in
-        spec.inapplicable)]
+    return [k for k in keys if not _declared_inapplicable(spec, k[1], k[4])]
+
+
+def _declared_inapplicable(spec, check, layout):
+    return any(all(p in ("*", v) for p, v in zip(pattern, (check, layout)))
+               for pattern in spec.inapplicable)
 
 
 def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci",

@@ -52,13 +52,13 @@ def _conform(args):
         return 2
     if args.repro:
         try:
-            spec_id, dtype, example, seed = runner.load_failure(args.repro)
+            spec_id, dtype, example, seed, used = runner.load_failure(args.repro)
         except (OSError, ValueError, KeyError) as exc:
             print(f"tenshell conform: cannot read {args.repro}: {exc}", file=sys.stderr)
             return 2
         (spec,) = [s for s in runner.select() if s.id == spec_id]
-        outcomes = check_example(spec, dtype, example, seed, run.subject, run.oracles,
-                                 fd=run.fd)
+        oracles = {n: o for n, o in run.oracles.items() if not used or n in used}
+        outcomes = check_example(spec, dtype, example, seed, run.subject, oracles, fd=run.fd)
         with np.printoptions(precision=6, threshold=50):
             print(f"{spec.id} {dtype} args={example.args} kwargs={example.kwargs}")
         for o in outcomes:

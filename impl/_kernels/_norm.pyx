@@ -18,67 +18,65 @@ from impl._kernels._threads cimport tp_run
 
 from impl._kernels.parallel import threads as _threads
 
-cdef Py_ssize_t _BLOCK = 256  # elements summed in the input's dtype before going into double
-
-
 # -- per-channel sums (a channel: A rows of B contiguous elements, K * B apart) ----------------
 
-# A channel's sums add up blocks of at most _BLOCK contiguous elements in double; a block is
-# summed in the input's dtype, in SIMD lanes. Without -ffast-math no C compiler vectorizes a
-# floating-point sum (it may not reorder the additions); OpenMP's ``simd reduction`` clause lets
-# it, and Cython cannot write that pragma, hence these few lines of C. A float32 block of at most
-# 256 terms loses no more than a few float32 roundings, and the double sum of the blocks keeps the
-# error independent of the channel's length.
+# Every sum is accumulated in double, each term too (float32 values are widened first), as
+# torch's CPU kernels accumulate float in double: the mean of a channel whose values cancel (a
+# mean near 0 beside a spread near 1) keeps float32's last bits, and so do the running mean and
+# the weight gradient. Without -ffast-math no C compiler vectorizes a floating-point sum (it may
+# not reorder the additions); OpenMP's ``simd reduction`` clause lets it, and Cython cannot write
+# that pragma, hence these few lines of C.
 cdef extern from *:
     """
-    #define BN_BLOCK_SUMS(T, S)                                                           \\
-    static inline T bn_sum_dev_##S(const T *x, Py_ssize_t n, T c, int square) {        \\
-        T s = 0;                                                                        \\
-        if (square) {                                                                   \\
-            _Pragma("omp simd reduction(+:s)")                                          \\
-            for (Py_ssize_t i = 0; i < n; i++) s += (x[i] - c) * (x[i] - c);             \\
+    #define BN_ROW_SUMS(T, S)                                                             \\
+    static inline double bn_sum_dev_##S(const T *x, Py_ssize_t n, double c, double *sq) {  \\
+        double s = 0, q = 0;                                                            \\
+        if (sq) {                                                                       \\
+            _Pragma("omp simd reduction(+:s, q)")                                       \\
+            for (Py_ssize_t i = 0; i < n; i++) {                                        \\
+                double d = x[i] - c;                                                    \\
+                s += d;                                                                 \\
+                q += d * d;                                                             \\
+            }                                                                           \\
+            *sq += q;                                                                   \\
         } else {                                                                        \\
             _Pragma("omp simd reduction(+:s)")                                          \\
             for (Py_ssize_t i = 0; i < n; i++) s += x[i] - c;                            \\
         }                                                                               \\
         return s;                                                                       \\
     }                                                                                   \\
-    static inline T bn_sum_grads_##S(const T *g, const T *x, Py_ssize_t n, T c, T *sg) { \\
-        T s = 0, t = 0;                                                                 \\
+    static inline double bn_sum_grads_##S(const T *g, const T *x, Py_ssize_t n, double c, \\
+                                          double *sg) {                                 \\
+        double s = 0, t = 0;                                                            \\
         _Pragma("omp simd reduction(+:s, t)")                                           \\
         for (Py_ssize_t i = 0; i < n; i++) { t += g[i]; s += g[i] * (x[i] - c); }        \\
         *sg = t;                                                                        \\
         return s;                                                                       \\
     }
-    BN_BLOCK_SUMS(float, f)
-    BN_BLOCK_SUMS(double, d)
+    BN_ROW_SUMS(float, f)
+    BN_ROW_SUMS(double, d)
     """
-    float _sum_dev_f "bn_sum_dev_f"(const float *x, Py_ssize_t n, float c,
-                                    int square) noexcept nogil
+    double _sum_dev_f "bn_sum_dev_f"(const float *x, Py_ssize_t n, double c,
+                                     double *sq) noexcept nogil
     double _sum_dev_d "bn_sum_dev_d"(const double *x, Py_ssize_t n, double c,
-                                     int square) noexcept nogil
-    float _sum_grads_f "bn_sum_grads_f"(const float *g, const float *x, Py_ssize_t n, float c,
-                                        float *sg) noexcept nogil
+                                     double *sq) noexcept nogil
+    double _sum_grads_f "bn_sum_grads_f"(const float *g, const float *x, Py_ssize_t n, double c,
+                                         double *sg) noexcept nogil
     double _sum_grads_d "bn_sum_grads_d"(const double *g, const double *x, Py_ssize_t n,
                                          double c, double *sg) noexcept nogil
 
 
 cdef inline double _sum_dev(const floating *x, Py_ssize_t A, Py_ssize_t step, Py_ssize_t B,
-                            double c, bint square) noexcept nogil:
-    """The sum of (x - c), or of (x - c)**2 with ``square``, over one channel, in double."""
+                            double c, double *sq) noexcept nogil:
+    """The sum of (x - c) over one channel; the sum of (x - c)**2 added to ``*sq`` unless it is
+    NULL."""
     cdef double s = 0.0
-    cdef Py_ssize_t a, b, n
-    cdef const floating *xr
+    cdef Py_ssize_t a
     for a in range(A):
-        xr = x + a * step
-        b = 0
-        while b < B:
-            n = min(_BLOCK, B - b)
-            if floating is float:
-                s += _sum_dev_f(xr + b, n, <float> c, square)
-            else:
-                s += _sum_dev_d(xr + b, n, c, square)
-            b += n
+        if floating is float:
+            s += _sum_dev_f(x + a * step, B, c, sq)
+        else:
+            s += _sum_dev_d(x + a * step, B, c, sq)
     return s
 
 
@@ -89,22 +87,18 @@ ctypedef struct _GradSums:
 
 cdef inline _GradSums _sum_grads(const floating *g, const floating *x, Py_ssize_t A,
                                  Py_ssize_t step, Py_ssize_t B, double c) noexcept nogil:
-    """The sums of g and of g * (x - c) over one channel, in double."""
+    """The sums of g and of g * (x - c) over one channel."""
     cdef _GradSums out
-    cdef floating sg
-    cdef Py_ssize_t a, b, n
+    cdef double sg
+    cdef Py_ssize_t a
     out.g = 0.0
     out.gx = 0.0
     for a in range(A):
-        b = a * step
-        while b < a * step + B:
-            n = min(_BLOCK, a * step + B - b)
-            if floating is float:
-                out.gx += _sum_grads_f(g + b, x + b, n, <float> c, &sg)
-            else:
-                out.gx += _sum_grads_d(g + b, x + b, n, c, &sg)
-            out.g += sg
-            b += n
+        if floating is float:
+            out.gx += _sum_grads_f(g + a * step, x + a * step, B, c, &sg)
+        else:
+            out.gx += _sum_grads_d(g + a * step, x + a * step, B, c, &sg)
+        out.g += sg
     return out
 
 
@@ -205,14 +199,19 @@ cdef inline void _stats(const _Norm *a, const floating *x0, Py_ssize_t begin,
                         Py_ssize_t end) noexcept nogil:
     # Channels begin .. end.
     cdef Py_ssize_t A = a.A, K = a.K, B = a.B, k
-    cdef double n = A * B, m, pivot
+    cdef double n = A * B, m, pivot, s, q
     for k in range(begin, end):
         # The mean as the channel's first element plus the mean deviation from it: small terms
         # to sum, whatever the mean (an infinite first element would turn every term into NaN).
         pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
-        m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, False) / n
-        a.mean[k] = m
-        a.var[k] = _sum_dev(x0 + k * B, A, K * B, B, m, True) / n
+        m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, NULL) / n
+        # The corrected two-pass algorithm: the deviations from m sum to n times m's rounding
+        # error, which corrects the mean and the variance (not an infinite mean: its deviations
+        # sum to NaN).
+        q = 0.0
+        s = _sum_dev(x0 + k * B, A, K * B, B, m, &q)
+        a.mean[k] = m + s / n if isfinite(s) else m
+        a.var[k] = (q - s * s / n) / n
 
 
 def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
@@ -259,9 +258,9 @@ cdef void _rows_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil
 
 cdef inline void _rows(const _Norm *a, const floating *g, const floating *x, floating *out,
                        Py_ssize_t r, Py_ssize_t r1) noexcept nogil:
-    """out = g * c1[k] + (x - mean[k]) * c2[k] + c3[k] over rows r .. r1 of B elements, row r in
-    channel k = r % K; without the g term when ``g`` is NULL. The channel of the first row is
-    found once and k steps along."""
+    """out = (g + c3[k] + (x - mean[k]) * c2[k]) * c1[k] over rows r .. r1 of B elements, row r
+    in channel k = r % K; (x - mean[k]) * c2[k] + c3[k] when ``g`` is NULL. The channel of the
+    first row is found once and k steps along."""
     cdef Py_ssize_t K = a.K, B = a.B, k = r % K, b
     cdef floating m, s1, s2, s3
     cdef const floating *xr
@@ -277,7 +276,7 @@ cdef inline void _rows(const _Norm *a, const floating *g, const floating *x, flo
             s1 = <floating> a.c1[k]
             gr = g + r * B
             for b in range(B):
-                orow[b] = gr[b] * s1 + (xr[b] - m) * s2 + s3
+                orow[b] = (gr[b] + s3 + (xr[b] - m) * s2) * s1
         else:
             for b in range(B):
                 orow[b] = (xr[b] - m) * s2 + s3
@@ -301,10 +300,11 @@ def channel_affine(x, mean, scale, shift, out):
 
 
 def channel_combine(g, x, mean, c1, c2, c3, out):
-    """out[a, k, b] = g[a, k, b] * c1[k] + (x[a, k, b] - mean[k]) * c2[k] + c3[k] for ``g`` and
-    ``x`` (A, K, B): batch norm's input gradient in training. ``g``, ``x`` and ``out`` are
-    C-contiguous float32 or float64 of one dtype; the per-channel arrays are float64 of shape
-    (K,).
+    """out[a, k, b] = (g[a, k, b] + c3[k] + (x[a, k, b] - mean[k]) * c2[k]) * c1[k] for ``g``
+    and ``x`` (A, K, B): batch norm's input gradient in training, the terms summed before they
+    are scaled (as torch's: an element where they cancel keeps its relative accuracy). ``g``,
+    ``x`` and ``out`` are C-contiguous float32 or float64 of one dtype; the per-channel arrays
+    are float64 of shape (K,).
     """
     cdef _Norm a
     _setup(&a, "channel_combine", x, g, out, mean, None, c1, c2, c3)

@@ -45,9 +45,9 @@ def channel_affine(x, mean, scale, shift, out):
 
 
 def channel_combine(g, x, mean, c1, c2, c3, out):
-    """out[a, k, b] = g[a, k, b] * c1[k] + (x[a, k, b] - mean[k]) * c2[k] + c3[k], in x's
+    """out[a, k, b] = (g[a, k, b] + c3[k] + (x[a, k, b] - mean[k]) * c2[k]) * c1[k], in x's
     dtype."""
     _check("channel_combine", x, (g, out), (mean, c1, c2, c3))
     dt = x.dtype
-    out[:] = (g * _per_channel(c1, dt) + (x - _per_channel(mean, dt)) * _per_channel(c2, dt)
-              + _per_channel(c3, dt))
+    out[:] = (g + _per_channel(c3, dt) + (x - _per_channel(mean, dt)) * _per_channel(c2, dt)) * \
+        _per_channel(c1, dt)

@@ -15,7 +15,6 @@ statistics depend on the input) and the plain per-channel scaling in evaluation.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from impl._kernels import _norm as kernels
 from impl.function import Function
 from impl.ops._args import check_tensor
 from impl.ops.nn import float_input
+from impl.tensor import Tensor
 
 __all__ = []
 
@@ -84,11 +84,11 @@ class BatchNorm(Function):
             gx3 = gx.reshape(x3.shape)
             scale = weight * invstd
             if self.training:
-                # torch's formula: scale * (g - mean(g) - (x - mean) * invstd**2 * mean(g * (x -
-                # mean))), the means over the channel's m elements
+                # torch's formula: (g - mean(g) - (x - mean) * invstd**2 * mean(g * (x - mean)))
+                # * scale, the means over the channel's m elements, summed before the scaling
                 m = x3.size // c
-                kernels.channel_combine(g3, x3, mean, scale, -scale * invstd**2 * sum_gxc / m,
-                                        -scale * sum_g / m, gx3)
+                kernels.channel_combine(g3, x3, mean, scale, -invstd**2 * sum_gxc / m,
+                                        -sum_g / m, gx3)
             else:  # the statistics are constants: g * weight * invstd
                 kernels.channel_affine(g3, np.zeros(c), scale, np.zeros(c), gx3)
         sums = {"weight": sum_gxc * invstd, "bias": sum_g}
@@ -106,14 +106,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     (torch.nn.functional.batch_norm)."""
     op = "batch_norm"
     check_tensor(input, op)
-    tensors = {"running_mean": running_mean, "running_var": running_var, "weight": weight,
-               "bias": bias}
-    for name, t in tensors.items():
-        if t is not None:
-            check_tensor(t, op, name)
-    for name, v in (("momentum", momentum), ("eps", eps)):
-        if not isinstance(v, numbers.Real):
-            raise TypeError(f"{op}: argument '{name}' must be float, not {type(v).__name__}")
+    # torch's order: the batch size and the value of eps, then the types of the other
+    # arguments, then the per-channel tensors.
     shape = input.shape
     if training:
         if input.ndim == 0:
@@ -121,11 +115,20 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if shape[0] * math.prod(shape[2:]) == 1:
             raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
                              f"input size {shape}")
-        if not eps > 0:
-            raise ValueError(f"{op}: batch_norm eps must be positive during training, but got "
-                             f"{eps}")
-    elif eps < 0:
+    eps = _float(eps, op, "eps")
+    if training and eps <= 0:  # a NaN eps passes, as torch's
+        raise ValueError(f"{op}: batch_norm eps must be positive during training, but got "
+                         f"{eps}")
+    if not training and eps < 0:
         raise ValueError(f"{op}: batch_norm eps must be non-negative, but got {eps}")
+    tensors = {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+               "bias": bias}
+    for name, t in tensors.items():
+        if t is not None:
+            check_tensor(t, op, name)
+    if not isinstance(training, bool):
+        raise TypeError(f"{op}: argument 'training' must be bool, not {type(training).__name__}")
+    momentum = _float(momentum, op, "momentum")
     if input.ndim < 2:
         # torch reads the channel count from dim 1: an IndexError when nothing else is checked
         # first, else a size error on the first per-channel tensor.
@@ -137,10 +140,20 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _check_per_channel(input, tensors, training, op)
     affine = {name: t for name, t in (("weight", weight), ("bias", bias)) if t is not None}
     return BatchNorm.apply(
-        input, *affine.values(), names=tuple(affine), training=bool(training),
+        input, *affine.values(), names=tuple(affine), training=training,
         running_mean=None if running_mean is None else running_mean.data,
         running_var=None if running_var is None else running_var.data,
-        momentum=float(momentum), eps=float(eps))
+        momentum=momentum, eps=eps)
+
+
+def _float(v, op, name):
+    """torch's float argument as a float: a Python or NumPy number (bools too), or a 0-d tensor
+    that does not require grad."""
+    if isinstance(v, Tensor) and v.ndim == 0 and not v.requires_grad:
+        return float(v.item())
+    if isinstance(v, (int, float, np.bool_, np.integer, np.floating)):
+        return float(v)
+    raise TypeError(f"{op}: argument '{name}' must be float, not {type(v).__name__}")
 
 
 def _check_per_channel(input, tensors, training, op):

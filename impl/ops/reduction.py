@@ -14,9 +14,10 @@ import numbers
 
 import numpy as np
 
+from impl.creation import _check_dtype
 from impl.function import Function
 from impl.ops._args import check_float, check_tensor, normalize_dim, normalize_dims
-from impl.ops.elementwise import div, maximum, minimum
+from impl.ops.elementwise import div, maximum, minimum, to_dtype
 from impl.ops.shape import gather, reshape
 from impl.tensor import Tensor
 
@@ -109,17 +110,24 @@ def _check_nonempty(input, axes, op, all_dims_error):
                              f"shape {input.shape}).")
 
 
-def sum(input, dim=None, keepdim=False):
-    """Sum of the elements over ``dim`` (all dims by default); integer and bool inputs sum to
-    int64 (torch.sum)."""
-    check_tensor(input, "sum")
+def _cast(input, dtype, op):
+    """``input`` in ``dtype`` (when given): torch casts the input first, then reduces."""
+    check_tensor(input, op)
+    return input if dtype is None else to_dtype(input, _check_dtype(dtype, op))
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum of the elements over ``dim`` (all dims by default), of the input cast to ``dtype``
+    when given; integer and bool inputs sum to int64 (torch.sum)."""
+    input = _cast(input, dtype, "sum")
     return Sum.apply(input, axes=_axes(input, dim, "sum"), keepdim=keepdim)
 
 
-def mean(input, dim=None, keepdim=False):
-    """Mean of the elements over ``dim`` (all dims by default): the sum divided by the count, so
-    the mean of no elements is nan (torch.mean). Floating point inputs only."""
-    check_tensor(input, "mean")
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean of the elements over ``dim`` (all dims by default), of the input cast to ``dtype``
+    when given: the sum divided by the count, so the mean of no elements is nan (torch.mean).
+    Floating point inputs (or dtypes) only."""
+    input = _cast(input, dtype, "mean")
     if input.dtype.kind != "f":
         raise RuntimeError(f"mean: could not infer output dtype. Input dtype must be a floating "
                            f"point dtype, got {input.dtype}")

@@ -251,9 +251,21 @@ def _tensor_list(tensors, op):
     return list(tensors)
 
 
-def cat(tensors, dim=0):
-    """The tensors joined along the existing dim ``dim``; all other sizes must match. dtypes
-    promote as in torch, and 1-d empty tensors are skipped (torch's legacy rule) (torch.cat)."""
+def _axis(dim, axis, op):
+    """``dim``, or ``axis`` when given: torch's NumPy-style alias of ``dim`` (torch.concatenate
+    documents it; torch.cat and torch.stack take it too)."""
+    if axis is None:
+        return dim
+    if dim != 0:
+        raise TypeError(f"{op}: got both 'dim' and its alias 'axis'")
+    return axis
+
+
+def cat(tensors, dim=0, *, axis=None):
+    """The tensors joined along the existing dim ``dim`` (or ``axis``); all other sizes must
+    match. dtypes promote as in torch, and 1-d empty tensors are skipped (torch's legacy rule)
+    (torch.cat)."""
+    dim = _axis(dim, axis, "cat")
     tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise ValueError("cat: expected a non-empty list of Tensors")
@@ -275,8 +287,10 @@ def cat(tensors, dim=0):
     return Cat.apply(*parts, dim=d, dtype=dtype)
 
 
-def stack(tensors, dim=0):
-    """The tensors, all of one shape, joined along a new dim ``dim`` (torch.stack)."""
+def stack(tensors, dim=0, *, axis=None):
+    """The tensors, all of one shape, joined along a new dim ``dim`` (or ``axis``)
+    (torch.stack)."""
+    dim = _axis(dim, axis, "stack")
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack: expects a non-empty TensorList")
