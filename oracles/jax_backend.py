@@ -10,15 +10,19 @@ from oracles.base import Backend, as_outputs
 
 # Each call is one jit-compiled function: eager JAX would compile every primitive of the op
 # separately for each new shape, several times slower for these one-off calls. The oracle's
-# shapes are new almost every call, so compile time is its cost: XLA's backend optimizations
-# and fusion emitters are turned off for these compiles (2.2x faster to compile, measured on
-# small graphs; IEEE arithmetic either way — the oracle's own float32 error is measured, not
-# assumed). The algebraic simplifier is off too: in jaxlib 0.10.2 it aborts the process (a
-# CHECK failure, "Window dimensions do not match RHS shape") on the float64 weight gradient of
-# some strided convolutions, e.g. x (1, 6, 4, 4), w (9, 2, 2, 4), stride 2, padding 1, groups 3.
-# This applies to the oracle's compiles only, never to a user's JAX.
-COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False,
-                    "xla_disable_hlo_passes": "algsimp"}
+# shapes are new almost every call, so on small inputs compile time is its cost: XLA's backend
+# optimizations and fusion emitters are turned off for those compiles (2.2x faster to compile,
+# measured on small graphs; IEEE arithmetic either way — the oracle's own float32 error is
+# measured, not assumed). On large inputs the run costs more than the compile (an unoptimized
+# float64 grouped convolution's VJP: 11-16 s instead of 2.5 s), so they compile as usual. The
+# algebraic simplifier is always off: in jaxlib 0.10.2 it aborts the process (a CHECK failure,
+# "Window dimensions do not match RHS shape") on the float64 weight gradient of some strided
+# convolutions, e.g. x (1, 6, 4, 4), w (9, 2, 2, 4), stride 2, padding 1, groups 3. This
+# applies to the oracle's compiles only, never to a user's JAX.
+ALWAYS = {"xla_disable_hlo_passes": "algsimp"}
+QUICK_COMPILE = {**ALWAYS, "xla_backend_optimization_level": 0,
+                 "xla_cpu_use_fusion_emitters": False}
+LARGE = 20_000  # elements in the arguments above which the compiled code's speed matters more
 
 
 class JaxBackend(Backend):
@@ -45,7 +49,9 @@ class JaxBackend(Backend):
         return f
 
     def _compiled(self, fn, *args):
-        return self.jax.jit(fn).lower(*args).compile(compiler_options=COMPILER_OPTIONS)(*args)
+        size = sum(np.size(a) for a in self.jax.tree_util.tree_leaves(args))
+        options = ALWAYS if size > LARGE else QUICK_COMPILE
+        return self.jax.jit(fn).lower(*args).compile(compiler_options=options)(*args)
 
     def forward(self, spec, example, no_grad=False):
         diff = [example.args[i] for i in spec.diff]

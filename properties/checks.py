@@ -283,9 +283,11 @@ class _Example:
                 own = {n: tol.relative(pick(r[0])[k], truth[n], dtype, lowest)
                        for n, r in self.ref.items()}
             self.allowed[(part, k)] = (noise, lowest, terms)
+            # one allowance for every oracle, around the larger of their truths (an oracle's
+            # truth may be ±inf by its convention where another's is finite)
+            allowed = tol.allowance(_magnitude(truth.values()), noise, dtype, terms,
+                                    self.factor)
             for name in truth:
-                allowed = tol.allowance(truth[name], noise, dtype, terms,
-                                        self.factor)
                 err, limit, mismatch = tol.compare(values[k], truth[name], allowed, dtype,
                                                    lowest, signed)
                 ok = mismatch is None and err <= limit
@@ -293,10 +295,8 @@ class _Example:
                 detail = mismatch or ("" if ok else f"error {err:.3g} > tolerance {limit:.3g}")
                 if disagree:
                     conv = truth.get(spec.convention)
-                    conv_ok = ok if conv is None else _within(
-                        values[k], conv, tol.allowance(conv, noise, dtype, terms,
-                                                       self.factor),
-                        dtype, lowest, signed)
+                    conv_ok = ok if conv is None else _within(values[k], conv, allowed, dtype,
+                                                              lowest, signed)
                     status = "oracle-disagree" if conv_ok else "fail"
                     detail = (f"torch and jax disagree ({disagree}); subject follows "
                               f"{spec.convention}: {conv_ok}")
@@ -529,6 +529,15 @@ class _Example:
         self.add("jacobian", "fd", "contiguous", "pass" if ok else "fail", error=err,
                  tolerance=allowed, oracle_errors={"fd": float(jac_err)},
                  detail=mismatch or "", seconds=time.perf_counter() - start)
+
+
+def _magnitude(arrays):
+    """Elementwise, the largest finite |value| among ``arrays`` of one shape (0 elsewhere)."""
+    out = None
+    for a in arrays:
+        a = np.abs(np.nan_to_num(np.asarray(a, np.float64), nan=0.0, posinf=0.0, neginf=0.0))
+        out = a if out is None or out.shape != a.shape else np.maximum(out, a)
+    return out
 
 
 def _probe_noise(run32, truth):

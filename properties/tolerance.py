@@ -13,8 +13,9 @@ cancelling large terms gets the noise the oracles show there, and one they compu
 bit is held to a few ulps of itself. The oracles' own error at one element can be small by luck
 (their rounding happened to agree with the truth's where another correct implementation's does
 not), so E_i is raised to the largest oracle error among its peers — the elements of nearest
-magnitude, which rounding treats alike: cancellations next to cancellations, tiny softmax
-probabilities next to tiny ones — and no element is held tighter, relative to itself, than the
+magnitude (at least 17, sqrt(n) for n elements), which rounding treats alike: cancellations
+next to cancellations, tiny softmax probabilities next to tiny ones — and no element is held
+tighter, relative to itself, than the
 oracles' typical relative error (the 90th percentile). In float64 runs E also holds float32's
 noise (torch's float32 run against its truth, where the truth is inside float32's normal range)
 scaled by the epsilons' ratio: how much rounding moves each element, measured rather than
@@ -35,7 +36,8 @@ import math
 import numpy as np
 
 ULPS = 4.0  # the allowance where the oracles are exact: this many epsilons, grown by log2(terms)
-PEERS = 17  # an element's noise is the largest among this many elements of nearest magnitude
+PEERS = 17  # an element's noise is the largest among at least this many elements of nearest
+#            magnitude
 QUANTILE = 0.9  # and no element is held tighter, relative to itself, than this quantile of the
 #                 oracles' relative errors
 
@@ -130,16 +132,23 @@ def allowance(truth, noise, dtype, terms=1, factor=4.0):
 
 
 def _among_peers(noise, t):
-    """Each element's noise, raised to the largest among the elements of nearest magnitude (a
-    window of PEERS of the elements sorted by |truth|): what rounding does to values of that
-    size, whichever element the oracles happened to round well."""
+    """Each element's noise, raised to the largest among its peers: the elements of nearest
+    magnitude (a window of the elements sorted by |truth|, of PEERS or sqrt(n) elements, the
+    more, up to 255) — what rounding does to values of that size, whichever element the
+    oracles happened to round well. A subject's worst of n elements lies further out than the
+    oracles' worst of a few: the window grows with n."""
     flat, size = noise.reshape(-1), np.abs(t).reshape(-1)
-    window = min(PEERS, flat.size)
-    if window < 2:
+    reach = min(max(PEERS, int(flat.size ** 0.5)), 255, flat.size) // 2
+    if reach < 1:
         return noise
     order = np.argsort(size, kind="stable")
-    ranked = np.pad(flat[order], window // 2, mode="edge")
-    peak = np.lib.stride_tricks.sliding_window_view(ranked, window).max(axis=1)[:flat.size]
+    peak = flat[order]
+    span = 1  # running maximum over a growing window, doubling: n log(reach) work
+    while span <= reach:
+        step = min(span, reach - span + 1)
+        peak = np.maximum(peak, np.concatenate([peak[step:], peak[-1:].repeat(step)]))
+        peak = np.maximum(peak, np.concatenate([peak[:1].repeat(step), peak[:-step]]))
+        span += step
     out = np.empty_like(flat)
     out[order] = peak
     return out.reshape(noise.shape)

@@ -213,6 +213,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                            f"{padded[1]}). Kernel size: ({extent[0]} x {extent[1]}). Kernel size "
                            f"can't be greater than actual input size (input of size "
                            f"{_shape(input)}, padding {list(pad)}, dilation {list(dilation)})")
+    if 0 in input.shape[-2:] and channels and (input.ndim == 3 or input.shape[0]):
+        # torch convolves an empty batch or no channels, but no image without rows or columns
+        raise RuntimeError(f"conv2d: Only zero batch or zero channel inputs are supported, but "
+                           f"got input shape: {_shape(input)}")
     params = dict(stride=stride, padding=pad, dilation=dilation, groups=groups)
     if bias is None:
         return Conv2d.apply(input, weight, **params)

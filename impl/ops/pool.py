@@ -46,20 +46,29 @@ def _planes(a):
     return np.ascontiguousarray(a).reshape((math.prod(a.shape[:-2]),) + a.shape[-2:])
 
 
+def _check_grad(g, op):
+    """torch's pooling backward refuses an empty output plane (adaptive pooling to size 0)."""
+    if 0 in g.shape[-2:]:
+        raise RuntimeError(f"{op}_backward(): Expected grad_output to have non-zero size for "
+                           f"non-batch dimensions, but grad_output has sizes {list(g.shape)} "
+                           f"with dimension {g.shape.index(0, g.ndim - 2)} being empty")
+
+
 class MaxPool2d(Function):
     """The max of each window; the gradient goes to the element ``indices`` point at."""
 
-    def forward(self, x, windows, dilation, indices):
+    def forward(self, x, windows, dilation, indices, op):
         # ``indices`` (…, OH, OW) int64 is filled here: the argmax of each window, kept for the
         # backward and returned to the caller by return_indices.
         out = np.empty(indices.shape, x.dtype)
         kernels.max_pool_forward(_planes(x), *windows, *dilation, _planes(out),
                                  _planes(indices))
         self.save(indices)
-        self.windows, self.input_shape = windows, x.shape
+        self.windows, self.input_shape, self.op = windows, x.shape, op
         return out
 
     def backward(self, g):
+        _check_grad(g, self.op)
         (indices,) = self.saved
         gi = np.empty(self.input_shape, g.dtype)
         kernels.max_pool_backward(_planes(g), _planes(indices), *self.windows, _planes(gi))
@@ -70,15 +79,17 @@ class AvgPool2d(Function):
     """The sum of each window divided by ``divisor`` (OH, OW); the backward spreads each output's
     gradient / divisor over its window."""
 
-    def forward(self, x, windows, divisor):
+    def forward(self, x, windows, divisor, op):
         out = np.empty(x.shape[:-2] + divisor.shape, x.dtype)
         kernels.avg_pool_forward(_planes(x), *windows, divisor, _planes(out))
         self.windows, self.divisor, self.input_shape = windows, divisor, x.shape
-        self.whole_plane = [int(b[0]) for b in windows] == [0, x.shape[-2], 0, x.shape[-1]] \
-            and divisor.shape == (1, 1)
+        self.op = op
+        self.whole_plane = divisor.shape == (1, 1) and \
+            [int(b[0]) for b in windows] == [0, x.shape[-2], 0, x.shape[-1]]
         return out
 
     def backward(self, g):
+        _check_grad(g, self.op)
         if self.whole_plane:  # the global average pool: each element gets g / divisor, a view
             return np.broadcast_to(g / float(self.divisor[0, 0]), self.input_shape)
         gi = np.empty(self.input_shape, g.dtype)
@@ -219,9 +230,10 @@ def _adaptive_output_size(output_size, input, op):
 # -- public functions -----------------------------------------------------------------------------
 
 
-def _max_pool(input, windows, dilation, output_size, return_indices):
+def _max_pool(input, windows, dilation, output_size, return_indices, op):
     indices = np.empty(input.shape[:-2] + output_size, np.int64)
-    out = MaxPool2d.apply(input, windows=windows, dilation=dilation, indices=indices)
+    out = MaxPool2d.apply(input, windows=windows, dilation=dilation, indices=indices, op=op)
+    # torch dispatches on the flag's truth (any truthy value returns the indices)
     return (out, Tensor._from_op(indices, None)) if return_indices else out
 
 
@@ -236,11 +248,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     _pool_input(input, op)
     kernel, stride, padding, dilation = _pool_params(op, kernel_size, stride, padding, dilation)
     _check_bool(ceil_mode, op, "ceil_mode")
-    _check_bool(return_indices, op, "return_indices")
     _check_rank(input, op)
     sizes = _output_sizes(op, input, kernel, stride, padding, dilation, ceil_mode)
     return _max_pool(input, _max_windows(input.shape[-2:], sizes, kernel, stride, padding,
-                                         dilation), dilation, sizes, return_indices)
+                                         dilation), dilation, sizes, return_indices, op)
 
 
 @functools.lru_cache(maxsize=256)
@@ -284,7 +295,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     sizes = _output_sizes(op, input, kernel, stride, padding, (1, 1), ceil_mode)
     windows, divisor = _avg_windows(input.shape[-2:], sizes, kernel, stride, padding,
                                     count_include_pad, divisor_override)
-    return AvgPool2d.apply(input, windows=windows, divisor=divisor)
+    return AvgPool2d.apply(input, windows=windows, divisor=divisor, op=op)
 
 
 @functools.lru_cache(maxsize=256)
@@ -327,7 +338,7 @@ def adaptive_avg_pool2d(input, output_size):
         raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                            f"dimensions, but input has sizes {list(input.shape)}")
     windows, divisor = _adaptive_windows(input.shape[-2:], sizes)
-    return AvgPool2d.apply(input, windows=windows, divisor=divisor)
+    return AvgPool2d.apply(input, windows=windows, divisor=divisor, op=op)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
@@ -337,14 +348,13 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     op = "adaptive_max_pool2d"
     _pool_input(input, op)
     sizes = _adaptive_output_size(output_size, input, op)
-    _check_bool(return_indices, op, "return_indices")
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got: {list(input.shape)}")
     if 0 in input.shape[1:]:
         raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
                            f"dimensions, but input has sizes {list(input.shape)}")
     return _max_pool(input, _adaptive_windows(input.shape[-2:], sizes)[0], (1, 1), sizes,
-                     return_indices)
+                     return_indices, op)
 
 
 METHODS = {}

@@ -1,40 +1,49 @@
 """OpSpecs of the pooling ops (impl.ops.pool): nn.functional.max_pool2d, avg_pool2d,
 adaptive_avg_pool2d and adaptive_max_pool2d.
 
-The strategies draw consistent parameters: a kernel, a padding of at most half the kernel, a
-stride (default, or one that need not divide the padded size), a dilation for max pooling,
-ceil_mode, and an image at least as large as the dilated kernel once padded — as large exactly
-now and then, which gives an output of size 1 and, without padding, a kernel equal to the input.
-Curated cases are mixed in: ceil_mode windows that would start in the right padding (torch drops
-them), a kernel equal to the input, an output of size 1 from the padding alone. Batched (N, C,
-H, W, sometimes N = 0) and unbatched (C, H, W) inputs.
+The strategies draw consistent parameters: a kernel, a padding of at most half the kernel (at
+that maximum often), a stride (default, explicit, or one that does not divide the padded size),
+a dilation for max pooling, ceil_mode (whose last window may hang past the padded input, or be
+dropped when it would start in the right padding), count_include_pad and divisor_override for
+average pooling, return_indices for max pooling, an image at least as large as the dilated
+kernel once padded — as large exactly now and then: an output of size 1 and, unpadded, a kernel
+equal to the input — and the call's form (positional, keyword or default parameters, as ints,
+tuples or lists). Batched (N, C, H, W, sometimes N = 0) and unbatched (C, H, W) inputs; the
+small tier holds planes of a few pixels, the large tier planes of 16 to 112 pixels a side that
+straddle block widths, several of them (the kernels run planes in parallel). Adaptive pooling
+draws outputs smaller than, equal to and larger than the input, sizes that do not divide it,
+None (the input's size) and 1 (the global pool).
 
 Max pooling is smooth only away from ties, so its values are unique (0.05 apart); the tie
-variants (fd=False) hold few distinct values and test the first-max rule and the indices against
-torch. The NaN variants mix in NaN and ±inf. JAX's max-pool gradient may pick another element of
-a tie than torch's CPU rule: that is an oracle disagreement, and impl follows torch.
+variants (fd=False) hold few distinct values, zeros of both signs among them, and test the
+first-max rule, its gradient, the sign of a zero output and the indices against torch. The NaN
+variants mix in NaN and ±inf.
 
-The JAX oracles: max_pool2d and avg_pool2d by ``lax.reduce_window`` (padded with -inf and 0;
-ceil_mode by extra padding on the right), the average's divisor counted per window as torch
-does; the indices, dilated max pooling (jax has no VJP of a dilated max reduce_window) and
-adaptive max pooling by gathering each window's elements and applying torch's rule (the last
-NaN, else the first maximum); adaptive average pooling as a mean over tiles where the windows
-tile the input, else as the product with averaging matrices over rows and columns.
+The JAX oracles: max pooling (fixed and adaptive) gathers each window's elements and reads the
+one torch's rule picks (the last NaN, else the first maximum in scan order), which also takes
+the whole gradient; avg_pool2d sums by ``lax.reduce_window`` (padded with 0; ceil_mode by extra
+padding on the right) and divides by the divisor torch counts per window; adaptive average
+pooling is a mean over tiles where the windows tile the input, else the product with averaging
+matrices over rows and columns.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-from hypothesis import strategies as st
 
 from properties.spec import BadInput, Example, OpSpec, register
+from properties.specs.conv import bound, call_forms, pair, pick, side
 from properties.strategies import seeds, values
 
 FAMILY = "pool"
-
-
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v) * (2 if len(v) == 1 else 1)
+# each op's parameters after the input, in its signature's order, with their defaults
+_MAX = {"kernel_size": None, "stride": None, "padding": 0, "dilation": 1, "ceil_mode": False,
+        "return_indices": False}
+_AVG = {"kernel_size": None, "stride": None, "padding": 0, "ceil_mode": False,
+        "count_include_pad": True, "divisor_override": None}
+_ADAPTIVE = {"output_size": None, "return_indices": False}
 
 
 def _out_size(size, k, s, p, d, ceil_mode):
@@ -51,122 +60,150 @@ def _taps(size, n_out, k, s, p, d):
     return np.where((pos >= 0) & (pos < size), pos, -1)
 
 
+def _stride(kernel, stride):
+    """The stride pair; None or an empty sequence is the default, the kernel."""
+    return kernel if stride is None or (not isinstance(stride, int) and not len(stride)) \
+        else pair(stride)
+
+
 def _geometry(shape, kw):
     """Per spatial axis: (size, n_out, kernel, stride, padding, dilation)."""
-    k = _pair(kw["kernel_size"])
-    s = k if kw.get("stride") in (None, ()) else _pair(kw["stride"])
-    p = _pair(kw.get("padding", 0))
-    d = _pair(kw.get("dilation", 1))
+    k = pair(kw["kernel_size"])
+    s = _stride(k, kw.get("stride"))
+    p = pair(kw.get("padding", 0))
+    d = pair(kw.get("dilation", 1))
     ceil = kw.get("ceil_mode", False)
     return [(n, _out_size(n, *a, ceil), *a) for n, a in zip(shape[-2:], zip(k, s, p, d))]
 
 
+def _has_empty_window(shape, kw):
+    """Whether a dilated window falls between the input's edges, in the padding only: torch then
+    returns -inf and an index outside the window, and its backward writes through that index
+    outside the plane (the strategies leave such windows out)."""
+    return any(np.any((_taps(size, n_out, k, s, p, d) < 0).all(axis=1))
+               for size, n_out, k, s, p, d in _geometry(shape, kw))
+
+
 # -- strategies ---------------------------------------------------------------------------------
 
-# (H, W, kernel, stride, padding, ceil_mode) chosen for the cases random draws seldom hit.
-_CURATED = [
-    (4, 5, 2, 3, 1, True),  # ceil_mode: a third window would start in the right padding
-    (6, 6, 3, 4, 1, True),  # the same along both axes
-    (3, 4, (3, 4), None, 0, False),  # kernel equal to the input: output 1x1
-    (2, 2, 3, 2, 1, False),  # output size 1 from the padding alone
-    (7, 5, 2, 3, 0, True),  # a stride that does not divide, ceil_mode clips the last window
-    (1, 1, 1, 1, 0, False),  # a 1x1 image
-]
+_SMALL_STRIDES = [None, None, 1, 2, 3, (1, 2), (3, 1), [2, 3], (2,), ()]
+_LARGE_STRIDES = [None, None, 1, 2, 3, (2, 1), (1, 3), [4, 2]]
+_LARGE_KERNELS = [(2, 2), (3, 3), (3, 3), (5, 5), (7, 7), (1, 3), (3, 2), (4, 4), (2, 5)]
 
 
-@st.composite
-def _pool_params(draw, dilation):
-    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    d = (draw(st.sampled_from([1, 1, 2])), draw(st.sampled_from([1, 1, 2]))) if dilation \
-        else (1, 1)
-    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-    s = draw(st.sampled_from([None, 1, 2, 3, (1, 2), (3, 1), (2, 3)]))
-    ceil = draw(st.booleans())
-    extent = [di * (ki - 1) + 1 for di, ki in zip(d, k)]
-    # The smallest image the padded kernel fits (output size 1), or more.
-    h = max(1, extent[0] - 2 * p[0]) + draw(st.sampled_from([0, 0, 1, 2, 3, 5]))
-    w = max(1, extent[1] - 2 * p[1]) + draw(st.sampled_from([0, 0, 1, 2, 4, 6]))
-    kw = {"kernel_size": k[0] if k[0] == k[1] and draw(st.booleans()) else k, "stride": s,
-          "padding": p[0] if p[0] == p[1] else p, "ceil_mode": ceil}
-    if dilation:
-        kw["dilation"] = d[0] if d[0] == d[1] else d
-    return h, w, kw
+def _int_or_pair(rng, v):
+    """A pair as torch takes it: an int when both are equal (mostly), else a tuple, a list, or
+    a one-element tuple for equal values."""
+    if v[0] == v[1]:
+        return pick(rng, [v[0], v[0], tuple(v), (v[0],)])
+    return pick(rng, [tuple(v), list(v)])
 
 
-def _curated(case):
-    h, w, k, s, p, ceil = case
-    return h, w, {"kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil}
-
-
-def _has_empty_window(h, w, kw):
-    """A dilated window can fall between the input's edges (torch then returns -inf and an index
-    outside the window): such examples are left out."""
-    for size, n_out, k, s, p, d in _geometry((h, w), kw):
-        if np.any((_taps(size, n_out, k, s, p, d) < 0).all(axis=1)):
-            return True
-    return False
-
-
-@st.composite
-def _pool(draw, kind, domain):
-    """An input and the keyword arguments of max_pool2d ("max") or avg_pool2d ("avg")."""
-    h, w, kw = draw(st.one_of(_pool_params(kind == "max"),
-                              st.sampled_from(_CURATED).map(_curated)))
-    if kind == "max":
-        kw["return_indices"] = draw(st.booleans())
+def _planes(rng, large, h, w, unbatched):
+    """The input's shape: a batch of a few planes (an empty batch one time in six), or one
+    unbatched image; large: as many planes (up to 48) as fit in about 1.5e5 elements."""
+    if large:
+        channels = max(1, min(pick(rng, [2, 3, 7, 8, 9, 16]), int(1.5e5 // (h * w))))
+        batch = max(1, min(pick(rng, [1, 2, 3]), int(1.5e5 // (channels * h * w))))
     else:
-        kw["count_include_pad"] = draw(st.booleans())
-        kw["divisor_override"] = draw(st.sampled_from([None, None, None, 2, -3]))
-    batch = draw(st.sampled_from([(1,), (2,), (3,), (0,), ()]))
-    shape = batch + (draw(st.integers(1, 3)), h, w)
-    return Example((values(draw(seeds), shape, domain),), kw)
+        channels, batch = int(rng.integers(1, 4)), pick(rng, [1, 2, 3, 1, 2, 0])
+    return ((channels,) if unbatched else (batch, channels)) + (h, w)
 
 
-@st.composite
-def _adaptive(draw, kind, domain):
-    batch = draw(st.sampled_from([(1,), (2,), (0,), ()]))
-    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
-    # Smaller, equal and larger outputs; None keeps the input's size. (An output size of 0 is
-    # valid in torch's forward, but its backward refuses it.)
-    side = st.one_of(st.integers(1, 10), st.just(1), st.none())
-    size = draw(st.one_of(st.integers(1, 6), st.tuples(side, side)))
-    kw = {"output_size": size}
+def _values(seed, shape, domain):
+    """The input's values; "ties" holds few distinct values, its zeros +0.0 or -0.0 (a tie of
+    the two: the first in scan order wins, and its sign with it)."""
+    x = values(seed, shape, domain)
+    if domain == "ties":
+        zero = x == 0
+        x[zero] = np.where(np.random.default_rng(seed + 1).random(zero.sum()) < 0.5, 0.0, -0.0)
+    return x
+
+
+def _window(seed, kind, domain, large=False):
+    """An input and the parameters of max_pool2d ("max") or avg_pool2d ("avg")."""
+    rng = np.random.default_rng(seed)
+    kernel = pick(rng, _LARGE_KERNELS) if large else tuple(int(k) for k in rng.integers(1, 5, 2))
+    dilation = tuple(pick(rng, [1, 1, 2, 3] if large else [1, 1, 2]) for _ in kernel) \
+        if kind == "max" else (1, 1)
+    # the padding at its maximum (half the kernel) half the time
+    padding = tuple(k // 2 if rng.random() < 0.5 else int(rng.integers(0, k // 2 + 1))
+                    for k in kernel)
+    stride = pick(rng, _LARGE_STRIDES if large else _SMALL_STRIDES)
+    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    if large:
+        h, w = side(rng, 16, 112), side(rng, 16, 112)
+    elif rng.random() < 0.15:  # the kernel equal to the input
+        (h, w), padding = extent, (0, 0)
+    else:  # the smallest image the padded kernel fits (output size 1), or more
+        h = max(1, extent[0] - 2 * padding[0]) + pick(rng, [0, 1, 2, 3, 5])
+        w = max(1, extent[1] - 2 * padding[1]) + pick(rng, [0, 1, 2, 4, 6])
+    params = {"kernel_size": _int_or_pair(rng, kernel), "stride": stride,
+              "padding": _int_or_pair(rng, padding)}
     if kind == "max":
-        kw["return_indices"] = draw(st.booleans())
-    shape = batch + (draw(st.integers(1, 3)), h, w)
-    return Example((values(draw(seeds), shape, domain),), kw)
+        params["dilation"] = _int_or_pair(rng, dilation)
+        params["ceil_mode"] = bool(rng.random() < 0.5)
+        if _has_empty_window((h, w), params):  # an unpadded window starts inside the input
+            params["padding"], h, w = 0, max(h, extent[0]), max(w, extent[1])
+        params["return_indices"] = bool(rng.random() < 0.5)
+    else:
+        params["ceil_mode"] = bool(rng.random() < 0.5)
+        params["count_include_pad"] = bool(rng.random() < 0.5)
+        params["divisor_override"] = pick(rng, [None, None, None, 2, -3])
+    shape = _planes(rng, large, h, w, rng.random() < 0.2)
+    x = _values(int(rng.integers(2**32)), shape, domain)
+    return call_forms(rng, (x,), params, _MAX if kind == "max" else _AVG)
 
 
-def _max_examples(domain):
-    return _pool("max", domain).filter(
-        lambda ex: not _has_empty_window(*ex.args[0].shape[-2:], ex.kwargs))
+def _adaptive(seed, kind, domain, large=False):
+    """An input and the output_size (and return_indices) of adaptive pooling: smaller, equal and
+    larger outputs, sizes that do not divide the input's, None (the input's size), 1."""
+    rng = np.random.default_rng(seed)
+    h, w = (side(rng, 16, 112), side(rng, 16, 112)) if large else \
+        tuple(int(n) for n in rng.integers(1, 10, 2))
+
+    def out(n):
+        if large:
+            return pick(rng, [1, 7, 3, 5, 6, 13, None, n // 2, n - 1])
+        return pick(rng, [1, None, n, int(rng.integers(1, 11)), int(rng.integers(1, 11))])
+    if rng.random() < 0.3:  # one int for both sides (1: the global pool)
+        size = pick(rng, [1, 1, 3, 7] if large else [1, 1, 2, 3, 5])
+    else:
+        size = (out(h), out(w))
+        if rng.random() < 0.25:
+            size = list(size)
+    params = {"output_size": size}
+    if kind == "max":
+        params["return_indices"] = bool(rng.random() < 0.5)
+    x = _values(int(rng.integers(2**32)), _planes(rng, large, h, w, rng.random() < 0.2),
+                domain)
+    return call_forms(rng, (x,), params, _ADAPTIVE)
 
 
 # -- JAX oracles --------------------------------------------------------------------------------
 
 
-def _reduce_window(J, x, kw, init, op):
-    """``op`` over each window with ``init`` as the padding; ceil_mode's last windows come from
-    extra padding on the right, cut to torch's output size."""
-    dims, strides, pads, dil, outs = [], [], [], [], []
-    for size, n_out, k, s, p, d in _geometry(x.shape, kw):
-        extent = d * (k - 1) + 1
+def _window_sum(J, x, kw):
+    """The sum of each window (padding adds 0) by ``lax.reduce_window``; ceil_mode's last
+    windows come from extra padding on the right, cut to torch's output size."""
+    dims, strides, pads, outs = [], [], [], []
+    for size, n_out, k, s, p, _ in _geometry(x.shape, kw):
         dims.append(k)
         strides.append(s)
-        dil.append(d)
-        pads.append((p, max(p, (n_out - 1) * s + extent - size - p)))
+        pads.append((p, max(p, (n_out - 1) * s + k - size - p)))
         outs.append(n_out)
     lead = x.ndim - 2
-    out = J.lax.reduce_window(x, np.asarray(init, x.dtype), op, (1,) * lead + tuple(dims),
-                              (1,) * lead + tuple(strides), ((0, 0),) * lead + tuple(pads),
-                              window_dilation=(1,) * lead + tuple(dil))
+    out = J.lax.reduce_window(x, np.asarray(0, x.dtype), J.lax.add, (1,) * lead + tuple(dims),
+                              (1,) * lead + tuple(strides), ((0, 0),) * lead + tuple(pads))
     return out[..., :outs[0], :outs[1]]
 
 
 def _window_max(J, x, rows, cols):
     """Max and torch's argmax (flat ih * W + iw) of windows reading input rows ``rows`` (OH, KH)
     and columns ``cols`` (OW, KW), -1 marking padding: the last NaN, else the first maximum in
-    scan order among the window's elements (its first element when all are -inf)."""
+    scan order among the window's elements (its first element when all are -inf). The value is
+    read at that element, so the gradient goes to it alone, by torch's rule (and NaN propagates:
+    XLA's max reduction on CPU drops NaNs from long rows)."""
     jnp = J.jnp
     width = x.shape[-1]
     r, c = np.maximum(rows, 0), np.maximum(cols, 0)
@@ -176,37 +213,29 @@ def _window_max(J, x, rows, cols):
     vals = jnp.where(valid, patches, -jnp.inf).reshape(patches.shape[:-2] + (taps,))
     valid = valid.reshape(valid.shape[:2] + (taps,))
     pos = (r[:, None, :, None] * width + c[None, :, None, :]).reshape(valid.shape)
-    top = jnp.max(vals, axis=-1)
     nan = jnp.isnan(vals)
+    top = jnp.max(jnp.where(nan, -jnp.inf, vals), axis=-1, keepdims=True)
     last_nan = vals.shape[-1] - 1 - jnp.argmax(nan[..., ::-1], axis=-1)
-    first_max = jnp.argmax(valid & (vals == top[..., None]), axis=-1)
-    k = jnp.where(nan.any(axis=-1), last_nan, first_max)
-    index = jnp.take_along_axis(jnp.broadcast_to(pos, vals.shape), k[..., None], axis=-1)
-    return top, index[..., 0].astype(jnp.int64)
-
-
-def _max_pool_taps(shape, kw):
-    return [_taps(size, n_out, k, s, p, d) for size, n_out, k, s, p, d in _geometry(shape, kw)]
+    first_max = jnp.argmax(valid & (vals == top), axis=-1)
+    k = jnp.where(nan.any(axis=-1), last_nan, first_max)[..., None]
+    index = jnp.take_along_axis(jnp.broadcast_to(pos, vals.shape), k, axis=-1)
+    return jnp.take_along_axis(vals, k, axis=-1)[..., 0], index[..., 0].astype(jnp.int64)
 
 
 def _jax_max_pool2d(J, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                     return_indices=False):
     kw = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
           "dilation": dilation, "ceil_mode": ceil_mode}
-    if _pair(dilation) == (1, 1):
-        out = _reduce_window(J, x, kw, -np.inf, J.lax.max)
-    else:  # jax has no VJP of a max reduce_window with window dilation
-        out = _window_max(J, x, *_max_pool_taps(x.shape, kw))[0]
-    if not return_indices:
-        return out
-    return out, _window_max(J, x, *_max_pool_taps(x.shape, kw))[1]
+    taps = [_taps(size, n_out, k, s, p, d) for size, n_out, k, s, p, d in _geometry(x.shape, kw)]
+    out, index = _window_max(J, x, *taps)
+    return (out, index) if return_indices else out
 
 
 def _jax_avg_pool2d(J, x, kernel_size, stride=None, padding=0, ceil_mode=False,
                     count_include_pad=True, divisor_override=None):
     kw = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
           "ceil_mode": ceil_mode}
-    total = _reduce_window(J, x, kw, 0.0, J.lax.add)
+    total = _window_sum(J, x, kw)
     if divisor_override is not None:
         return total / divisor_override
     counts = []
@@ -220,7 +249,7 @@ def _jax_avg_pool2d(J, x, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 def _adaptive_sizes(shape, output_size):
-    size = _pair(output_size) if isinstance(output_size, int) else output_size
+    size = pair(output_size) if isinstance(output_size, int) else output_size
     return [n if o is None else o for o, n in zip(size, shape[-2:])]
 
 
@@ -254,21 +283,109 @@ def _jax_adaptive_max_pool2d(J, x, output_size, return_indices=False):
     return (out, index) if return_indices else out
 
 
-# -- accumulation, bad inputs, benchmarks -------------------------------------------------------
+# -- accumulation, regions, curated cases ----------------------------------------------------------
 
 
 def _window_terms(ex):
-    k = _pair(ex.kwargs["kernel_size"])
+    k = pair(bound(ex, 1, _AVG)["kernel_size"])
     return k[0] * k[1]
 
 
 def _adaptive_terms(ex):
     x = ex.args[0]
     terms = 1
-    for size, n_out in zip(x.shape[-2:], _adaptive_sizes(x.shape, ex.kwargs["output_size"])):
+    for size, n_out in zip(x.shape[-2:], _adaptive_sizes(x.shape,
+                                                         bound(ex, 1, _ADAPTIVE)["output_size"])):
         start, end = _adaptive_bounds(size, n_out)
         terms *= int((end - start).max())
     return terms
+
+
+def _axes(defaults, test):
+    """A region of windowed pooling: ``test(kw, size, n_out, k, s, p, d)`` holds on an axis."""
+    def reached(ex):
+        kw = bound(ex, 1, defaults)
+        return any(test(kw, *axis) for axis in _geometry(ex.args[0].shape, kw))
+    return reached
+
+
+def _past_edge(kw, size, n_out, k, s, p, d):
+    return (n_out - 1) * s + d * (k - 1) + 1 > size + 2 * p
+
+
+def _dropped(kw, size, n_out, k, s, p, d):
+    return kw["ceil_mode"] and n_out < (size + 2 * p - d * (k - 1) - 1 + s - 1) // s + 1
+
+
+def _window_regions(defaults, *names):
+    every = {
+        "ceil_mode": lambda ex: bound(ex, 1, defaults)["ceil_mode"],
+        "no ceil_mode": lambda ex: not bound(ex, 1, defaults)["ceil_mode"],
+        "a window past the padded edge (ceil_mode)": _axes(defaults, _past_edge),
+        "ceil_mode drops a window starting in the padding": _axes(defaults, _dropped),
+        "padding at its maximum": _axes(defaults, lambda kw, n, o, k, s, p, d: p == k // 2 > 0),
+        "stride default": lambda ex: _stride((0, 0), bound(ex, 1, defaults)["stride"]) == (0, 0),
+        "stride explicit": lambda ex: _stride((0, 0), bound(ex, 1, defaults)["stride"]) != (0, 0),
+        "stride not dividing the padded size": _axes(
+            defaults, lambda kw, n, o, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) % s),
+        "kernel equal to the input": lambda ex: all(
+            n == d * (k - 1) + 1 and p == 0
+            for n, o, k, s, p, d in _geometry(ex.args[0].shape, bound(ex, 1, defaults))),
+        "dilation > 1": _axes(defaults, lambda kw, n, o, k, s, p, d: d > 1),
+        "indices returned": lambda ex: bound(ex, 1, defaults).get("return_indices"),
+        "values only": lambda ex: not bound(ex, 1, defaults).get("return_indices"),
+        "count_include_pad": lambda ex: bound(ex, 1, defaults).get("count_include_pad"),
+        "count_include_pad=False": lambda ex: not bound(ex, 1, defaults).get(
+            "count_include_pad"),
+        "divisor_override": lambda ex: bound(ex, 1, defaults).get("divisor_override"),
+        **_SHARED,
+    }
+    return {name: every[name] for name in names}
+
+
+_SHARED = {
+    "batched": lambda ex: ex.args[0].ndim == 4,
+    "unbatched": lambda ex: ex.args[0].ndim == 3,
+    "positional parameters": lambda ex: len(ex.args) > 1,
+    "keyword parameters": lambda ex: bool(ex.kwargs),
+}
+
+
+def _sizes(ex):
+    x = ex.args[0]
+    return list(zip(x.shape[-2:], _adaptive_sizes(x.shape, bound(ex, 1, _ADAPTIVE)["output_size"])))
+
+
+def _adaptive_regions(*names):
+    every = {
+        "output smaller than the input": lambda ex: any(o < n for n, o in _sizes(ex)),
+        "output equal to the input": lambda ex: any(o == n for n, o in _sizes(ex)),
+        "output larger than the input": lambda ex: any(o > n for n, o in _sizes(ex)),
+        "windows of unequal sizes": lambda ex: any(n % o if o <= n else o % n
+                                                   for n, o in _sizes(ex)),
+        "None in output_size": lambda ex: None in np.atleast_1d(
+            np.asarray(bound(ex, 1, _ADAPTIVE)["output_size"], object)),
+        "int output_size": lambda ex: isinstance(bound(ex, 1, _ADAPTIVE)["output_size"], int),
+        "global pool (output 1x1)": lambda ex: all(o == 1 for _, o in _sizes(ex)),
+        "indices returned": lambda ex: bound(ex, 1, _ADAPTIVE)["return_indices"],
+        **_SHARED,
+    }
+    return {name: every[name] for name in names}
+
+
+_WINDOW = ("ceil_mode", "no ceil_mode", "a window past the padded edge (ceil_mode)",
+           "ceil_mode drops a window starting in the padding", "padding at its maximum",
+           "stride default", "stride explicit", "stride not dividing the padded size",
+           "kernel equal to the input", "batched", "unbatched", "positional parameters",
+           "keyword parameters")
+_ADAPTIVE_ALL = ("output smaller than the input", "output equal to the input",
+                 "output larger than the input", "windows of unequal sizes",
+                 "None in output_size", "int output_size", "global pool (output 1x1)", "batched",
+                 "unbatched", "positional parameters", "keyword parameters")
+
+_NAN_CASES = [("all -inf, padded: each window's first element", Example(
+    (np.full((1, 3, 3), -np.inf),), {"kernel_size": 2, "stride": 1, "padding": 1,
+                                     "return_indices": True}))]
 
 
 def _bad(description, shape, raises=RuntimeError, **kwargs):
@@ -296,6 +413,12 @@ def _window_bad(dilation):
         _bad("4-D input with no channels", (2, 0, 6, 6), kernel_size=2),
         _bad("3-D input with an empty dimension", (2, 0, 6), kernel_size=2),
         _bad("ceil_mode=None", (1, 1, 6, 6), TypeError, kernel_size=2, ceil_mode=None),
+        _bad("ceil_mode=1", (1, 1, 6, 6), TypeError, kernel_size=2, ceil_mode=1),
+        _bad("kernel_size=True", (1, 1, 6, 6), TypeError, kernel_size=True),
+        _bad("float stride", (1, 1, 6, 6), TypeError, kernel_size=2, stride=1.0),
+        _bad("padding of 3 values", (1, 1, 6, 6), kernel_size=2, padding=(1, 1, 1)),
+        BadInput("a nested list as the input", lambda: Example(([[[1.0]]],), {"kernel_size": 1}),
+                 (TypeError,)),
     ]
     if dilation:
         return bad + [
@@ -303,9 +426,13 @@ def _window_bad(dilation):
             _bad("dilated kernel (5x5) larger than the 4x4 input", (1, 1, 4, 4),
                  kernel_size=3, dilation=2),
             _bad("2-D input", (6, 6), kernel_size=2),
+            _bad("1-D input", (6,), kernel_size=1),
         ]
     return bad + [
         _bad("2-D input", (6, 6), IndexError, kernel_size=2),
+        _bad("1-D input", (6,), IndexError, kernel_size=1),
+        _bad("count_include_pad=None", (1, 1, 6, 6), TypeError, kernel_size=2,
+             count_include_pad=None),
         _bad("divisor_override 0", (1, 1, 6, 6), kernel_size=2, divisor_override=0),
         _bad("float divisor_override", (1, 1, 6, 6), TypeError, kernel_size=2,
              divisor_override=1.5),
@@ -322,10 +449,15 @@ def _adaptive_bad(kind):
         _bad("2-D input with a pair output_size", (6, 6), ValueError, output_size=(2, 2)),
         _bad("5-D input", (1, 1, 1, 6, 6), output_size=2),
         _bad("empty width", (1, 2, 6, 0), output_size=2),
+        _bad("negative int output_size", (1, 2, 6, 6), output_size=-1),
+        _bad("output_size None", (1, 2, 6, 6), TypeError, output_size=None),
+        _bad("1-D input with a pair output_size", (6,), ValueError, output_size=(1, 1)),
     ]
     if kind == "max":
-        bad.append(_bad("4-D input with no channels", (2, 0, 6, 6), output_size=2))
-    return bad
+        return bad + [_bad("4-D input with no channels", (2, 0, 6, 6), output_size=2),
+                      _bad("1-D input", (6,), output_size=1)]
+    return bad + [_bad("1-D input", (6,), IndexError, output_size=1),
+                  _bad("0-d input", (), IndexError, output_size=1)]
 
 
 def _example(shape, **kwargs):
@@ -372,30 +504,54 @@ _MAX_NONSMOOTH = ("max picks one element per window: not differentiable at ties;
                   "unique, 0.05 apart")
 
 
-def _spec(name, variant, examples, jax, **kw):
-    return OpSpec(f"nn.functional.{name}", FAMILY, variant, examples, jax, **kw)
+def _spec(name, variant, draw, kind, domain, regions, jax, **kw):
+    """A spec whose small and large tiers are ``draw(seed, kind, domain, large)``."""
+    return OpSpec(f"nn.functional.{name}", FAMILY, variant,
+                  seeds.map(partial(draw, kind=kind, domain=domain)), jax,
+                  large=seeds.map(partial(draw, kind=kind, domain=domain, large=True)),
+                  regions=regions, **kw)
 
+
+_TIES = "about the tie rule: the first maximum in scan order wins (+0.0 and -0.0 tie) and " \
+        "takes the gradient (torch's CPU rule)"
+_NAN = "NaN/inf propagation: the last NaN of a window wins"
 
 register(
-    _spec("max_pool2d", "", _max_examples("unique"), _jax_max_pool2d, nonsmooth=_MAX_NONSMOOTH,
-          bad_inputs=_window_bad(dilation=True), bench_shapes=_MAX_BENCH, bench_target=2.0,
-          mygrad=_mygrad_max_pool2d),
-    _spec("max_pool2d", "ties", _max_examples("ties"), _jax_max_pool2d, fd=False,
-          nonsmooth="about the tie rule: the first maximum in scan order wins and takes the "
-                    "gradient (torch's CPU rule); jax's gradient may pick another"),
-    _spec("max_pool2d", "nan/inf", _max_examples("special"), _jax_max_pool2d, fd=False,
-          nonsmooth="NaN/inf propagation: the last NaN of a window wins"),
-    _spec("avg_pool2d", "", _pool("avg", "real"), _jax_avg_pool2d, accumulation=_window_terms,
-          bad_inputs=_window_bad(dilation=False), bench_shapes=_AVG_BENCH, bench_target=2.0),
-    _spec("avg_pool2d", "nan/inf", _pool("avg", "special"), _jax_avg_pool2d, fd=False,
-          accumulation=_window_terms, nonsmooth="NaN/inf propagation: no finite differences"),
-    _spec("adaptive_avg_pool2d", "", _adaptive("avg", "real"), _jax_adaptive_avg_pool2d,
-          accumulation=_adaptive_terms, bad_inputs=_adaptive_bad("avg"),
-          bench_shapes=_ADAPTIVE_BENCH, bench_target=2.0),
-    _spec("adaptive_max_pool2d", "", _adaptive("max", "unique"), _jax_adaptive_max_pool2d,
+    _spec("max_pool2d", "", _window, "max", "unique",
+          _window_regions(_MAX, *_WINDOW, "dilation > 1", "indices returned", "values only"),
+          _jax_max_pool2d, nonsmooth=_MAX_NONSMOOTH, bad_inputs=_window_bad(dilation=True),
+          cases=[("return_indices=1 by position: torch takes any true value", Example(
+              (values(0, (2, 3, 7, 6), "unique"), 3, 2, 1, 1, False, 1)))],
+          bench_shapes=_MAX_BENCH, bench_target=2.0, mygrad=_mygrad_max_pool2d),
+    _spec("max_pool2d", "ties", _window, "max", "ties",
+          _window_regions(_MAX, "indices returned", "values only", "padding at its maximum",
+                          "dilation > 1", "a window past the padded edge (ceil_mode)"),
+          _jax_max_pool2d, fd=False, nonsmooth=_TIES, signed_zeros=True),
+    _spec("max_pool2d", "nan/inf", _window, "max", "special",
+          _window_regions(_MAX, "indices returned", "padding at its maximum",
+                          "a window past the padded edge (ceil_mode)"),
+          _jax_max_pool2d, fd=False, nonsmooth=_NAN, cases=_NAN_CASES),
+    _spec("avg_pool2d", "", _window, "avg", "real",
+          _window_regions(_AVG, *_WINDOW, "count_include_pad", "count_include_pad=False",
+                          "divisor_override"),
+          _jax_avg_pool2d, accumulation=_window_terms, bad_inputs=_window_bad(dilation=False),
+          bench_shapes=_AVG_BENCH, bench_target=2.0),
+    _spec("avg_pool2d", "nan/inf", _window, "avg", "special",
+          _window_regions(_AVG, "count_include_pad=False", "divisor_override",
+                          "a window past the padded edge (ceil_mode)"),
+          _jax_avg_pool2d, fd=False, accumulation=_window_terms,
+          nonsmooth="NaN/inf propagation: no finite differences"),
+    _spec("adaptive_avg_pool2d", "", _adaptive, "avg", "real", _adaptive_regions(*_ADAPTIVE_ALL),
+          _jax_adaptive_avg_pool2d, accumulation=_adaptive_terms,
+          bad_inputs=_adaptive_bad("avg"), bench_shapes=_ADAPTIVE_BENCH, bench_target=2.0),
+    _spec("adaptive_max_pool2d", "", _adaptive, "max", "unique",
+          _adaptive_regions(*_ADAPTIVE_ALL, "indices returned"), _jax_adaptive_max_pool2d,
           nonsmooth=_MAX_NONSMOOTH, bad_inputs=_adaptive_bad("max")),
-    _spec("adaptive_max_pool2d", "ties", _adaptive("max", "ties"), _jax_adaptive_max_pool2d,
-          fd=False, nonsmooth="about the tie rule: the first maximum in scan order wins"),
-    _spec("adaptive_max_pool2d", "nan/inf", _adaptive("max", "special"),
-          _jax_adaptive_max_pool2d, fd=False, nonsmooth="NaN/inf propagation"),
+    _spec("adaptive_max_pool2d", "ties", _adaptive, "max", "ties",
+          _adaptive_regions("indices returned", "windows of unequal sizes",
+                            "output larger than the input"),
+          _jax_adaptive_max_pool2d, fd=False, nonsmooth=_TIES, signed_zeros=True),
+    _spec("adaptive_max_pool2d", "nan/inf", _adaptive, "max", "special",
+          _adaptive_regions("indices returned", "windows of unequal sizes"),
+          _jax_adaptive_max_pool2d, fd=False, nonsmooth=_NAN),
 )

@@ -23,21 +23,22 @@ import impl.nn.functional
 
 def substitute(fn, old, new):
     """impl's public function ``fn`` running ``new`` wherever its code names ``old`` (a global or
-    a closure variable): impl's own argument checks and conversions around a planted primitive."""
+    a closure variable): impl's own argument checks and conversions around a planted primitive.
+    The name must be one ``fn`` itself uses; a helper it calls keeps its own globals."""
     found = False
 
-    def swap(value):
+    def swap(value, used=True):
         nonlocal found
-        if value is old:
+        if value is old and used:
             found = True
             return new
         return value
 
-    namespace = {k: swap(v) for k, v in fn.__globals__.items()}
+    namespace = {k: swap(v, k in fn.__code__.co_names) for k, v in fn.__globals__.items()}
     closure = fn.__closure__ and tuple(types.CellType(swap(c.cell_contents))
                                        for c in fn.__closure__)
     if not found:
-        raise ValueError(f"{fn.__qualname__} does not refer to {old!r}")
+        raise ValueError(f"{fn.__qualname__} does not use {old!r}")
     copy = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, closure)
     copy.__kwdefaults__, copy.__doc__ = fn.__kwdefaults__, fn.__doc__
     return copy
@@ -49,14 +50,33 @@ def _copy(module, name):
     return copy
 
 
+def _tensor_with(methods):
+    """A subclass of impl's Tensor with ``methods`` replaced, and a ``from_numpy`` that makes
+    its instances: the harness calls ``Tensor.<method>`` specs on the tensors the subject's
+    ``from_numpy`` returns, so the defect meets the method on those inputs only."""
+    planted = type("Tensor", (impl.Tensor,), {"__slots__": (), **methods})
+
+    def from_numpy(array):
+        t = impl.from_numpy(array)
+        t.__class__ = planted
+        return t
+    return planted, from_numpy
+
+
 def plant(namespace, overrides):
     """Fill the module globals ``namespace`` with impl's public API and apply ``overrides``, a
-    mapping of dotted public names (``"exp"``, ``"nn.functional.softmax"``) to replacements."""
+    mapping of dotted public names (``"exp"``, ``"nn.functional.softmax"``,
+    ``"Tensor.__getitem__"``) to replacements."""
     name = namespace["__name__"]
     namespace.update({k: v for k, v in vars(impl).items() if not k.startswith("_")})
     nn = namespace["nn"] = _copy(impl.nn, f"{name}.nn")
     nn.functional = _copy(impl.nn.functional, f"{name}.nn.functional")
+    methods = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("Tensor.")}
+    if methods:
+        namespace["Tensor"], namespace["from_numpy"] = _tensor_with(methods)
     for dotted, replacement in overrides.items():
+        if dotted.startswith("Tensor."):
+            continue
         *path, attr = dotted.split(".")
         owner = namespace
         for part in path:
