@@ -3,7 +3,7 @@
 Truth is float64 (torch float64; jax float64 is the second opinion). Each element of an output
 is measured against its own truth. Element i may be off by
 
-    allowed_i = factor · max(peers(E)_i, q90(E / |truth|) · |truth_i|)
+    allowed_i = factor · max(E_i, peers(E)_i, q90(E / |truth|) · |truth_i|)
                 + ULPS · eps · growth(terms) · |truth_i|
 
 where E_i is how far the oracles' own results are from the truth at that element (in float32:
@@ -12,10 +12,11 @@ float64 runs against each other), so an element that every implementation comput
 cancelling large terms gets the noise the oracles show there, and one they compute to the last
 bit is held to a few ulps of itself. The oracles' own error at one element can be small by luck
 (their rounding happened to agree with the truth's where another correct implementation's does
-not), so E_i is raised to the largest oracle error among its peers — the elements of nearest
+not), so E_i is raised to the oracles' errors among its peers — the elements of nearest
 magnitude (at least 17, sqrt(n) for n elements), which rounding treats alike: cancellations
-next to cancellations, tiny softmax probabilities next to tiny ones — and no element is held
-tighter, relative to itself, than the
+next to cancellations, tiny softmax probabilities next to tiny ones; a smaller peer's absolute
+error, a larger peer's relative error scaled to this element — and no element is held tighter,
+relative to itself, than the
 oracles' typical relative error (the 90th percentile). In float64 runs E also holds float32's
 noise (torch's float32 run against its truth, where the truth is inside float32's normal range)
 scaled by the epsilons' ratio: how much rounding moves each element, measured rather than
@@ -132,26 +133,38 @@ def allowance(truth, noise, dtype, terms=1, factor=4.0):
 
 
 def _among_peers(noise, t):
-    """Each element's noise, raised to the largest among its peers: the elements of nearest
-    magnitude (a window of the elements sorted by |truth|, of PEERS or sqrt(n) elements, the
-    more, up to 255) — what rounding does to values of that size, whichever element the
-    oracles happened to round well. A subject's worst of n elements lies further out than the
-    oracles' worst of a few: the window grows with n."""
+    """Each element's noise, raised to what rounding does among its peers — the elements of
+    nearest magnitude (a window of the elements sorted by |truth|, of PEERS or sqrt(n) elements,
+    the more, up to 255): to the absolute noise of a smaller peer, and to the relative noise of
+    a larger one (scaled to this element: the noise of 1.0 says little about 1e-4). A subject's
+    worst of n elements lies further out than the oracles' worst of a few: the window grows with
+    n."""
     flat, size = noise.reshape(-1), np.abs(t).reshape(-1)
     reach = min(max(PEERS, int(flat.size ** 0.5)), 255, flat.size) // 2
     if reach < 1:
         return noise
     order = np.argsort(size, kind="stable")
-    peak = flat[order]
-    span = 1  # running maximum over a growing window, doubling: n log(reach) work
-    while span <= reach:
-        step = min(span, reach - span + 1)
-        peak = np.maximum(peak, np.concatenate([peak[step:], peak[-1:].repeat(step)]))
-        peak = np.maximum(peak, np.concatenate([peak[:1].repeat(step), peak[:-step]]))
-        span += step
+    ranked, sizes = flat[order], size[order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(sizes > 0, ranked / sizes, 0.0)
+    peak = np.maximum(_running_max(ranked, reach, ahead=False),
+                      sizes * _running_max(relative, reach, ahead=True))
     out = np.empty_like(flat)
     out[order] = peak
     return out.reshape(noise.shape)
+
+
+def _running_max(a, reach, ahead):
+    """The maximum of ``a`` over each element and the ``reach`` elements after it (``ahead``) or
+    before it, by doubling spans: n log(reach) work."""
+    peak, span = a.copy(), 1
+    while span <= reach:
+        step = min(span, reach - span + 1)
+        shifted = (np.concatenate([peak[step:], peak[-1:].repeat(step)]) if ahead else
+                   np.concatenate([peak[:1].repeat(step), peak[:-step]]))
+        peak = np.maximum(peak, shifted)
+        span += step
+    return peak
 
 
 def compare(actual, truth, allowed, dtype, lowest, signed_zeros=False):
