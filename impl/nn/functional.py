@@ -20,8 +20,8 @@ from impl import _grad_mode
 from impl.ops import elementwise
 from impl.ops._args import check_broadcast, check_tensor
 from impl.ops.conv import conv2d
-from impl.ops.elementwise import sigmoid, tanh
-from impl.ops.nn import BinaryCrossEntropy, Linear, NllLoss, float_input
+from impl.ops.elementwise import sigmoid, tanh, to_dtype
+from impl.ops.nn import BinaryCrossEntropy, Linear, MaskedFill, NllLoss, float_input
 from impl.ops.nn import log_softmax as _log_softmax
 from impl.ops.nn import softmax as _softmax
 from impl.ops.norm import batch_norm
@@ -107,6 +107,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
                       "due to broadcasting. Please ensure they have the same size.", stacklevel=2)
     reduction = _reduction(size_average, reduce, reduction, "mse_loss")
     check_broadcast(input.shape, target.shape, "mse_loss", ("input", "target"))
+    if input.dtype != target.dtype and input.dtype.kind == target.dtype.kind == "f":
+        # torch broadcasts input and target first (broadcast_tensors): a 0-d one of the wider
+        # dtype widens the loss, where a 0-d operand of a subtraction alone would not
+        wider = np.promote_types(input.dtype, target.dtype)
+        input, target = to_dtype(input, wider), to_dtype(target, wider)
     loss = elementwise.pow(input - target, 2)
     if weight is None:
         return _reduce(loss, reduction)
@@ -193,7 +198,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         logp = logp * Tensor._from_op(w.reshape(_class_shape(input)), None)
     smooth = -logp.sum(class_dim)
     if reduction == "none":
-        smooth = smooth * Tensor._from_op(keep.astype(input.dtype), None)
+        smooth = MaskedFill.apply(smooth, mask=~keep)
     else:
         smooth = smooth[keep].sum()
     if reduction == "mean":

@@ -23,22 +23,30 @@ def _ieee():
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
+def _sum(a, axis):
+    """``a`` summed along ``axis`` (kept) in float64: NumPy adds up a strided axis one element
+    after another, and in float32 that error grows with the length; the products of two
+    float32 arrays upcast first are exact."""
+    return a.sum(axis=axis, keepdims=True, dtype=np.float64)
+
+
 class Softmax(Function):
     def forward(self, a, axis):
         # exp(a - max) never overflows; a row of -inf (or with +inf) gives nan, as torch.
         with _ieee():
             e = np.exp(a - a.max(axis=axis, keepdims=True, initial=-np.inf))
-            e /= e.sum(axis=axis, keepdims=True)
+            e = (e / _sum(e, axis)).astype(a.dtype, copy=False)
         self.save(e)
         self.axis = axis
         return e
 
     def backward(self, g):
         (y,) = self.saved
+        # y * (g - sum(g * y)), torch's order: where g nearly equals the sum, the difference is
+        # exact and rounds once; y * g - y * sum rounds both products before they cancel.
         with _ieee():
-            gy = g * y
-            gy -= y * gy.sum(axis=self.axis, keepdims=True)
-        return gy
+            y64 = y.astype(np.float64, copy=False)
+            return (y64 * (g - _sum(g * y64, self.axis))).astype(y.dtype, copy=False)
 
 
 class LogSoftmax(Function):
@@ -46,7 +54,7 @@ class LogSoftmax(Function):
         # a - max - log(sum(exp(a - max))): exact for logits of any magnitude.
         with _ieee():
             out = a - a.max(axis=axis, keepdims=True, initial=-np.inf)
-            out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+            out = (out - np.log(_sum(np.exp(out), axis))).astype(a.dtype, copy=False)
         self.save(out)
         self.axis = axis
         return out
@@ -54,7 +62,7 @@ class LogSoftmax(Function):
     def backward(self, g):
         (out,) = self.saved
         with _ieee():
-            return g - np.exp(out) * g.sum(axis=self.axis, keepdims=True)
+            return (g - np.exp(out) * _sum(g, self.axis)).astype(out.dtype, copy=False)
 
 
 class Linear(Function):
@@ -104,10 +112,11 @@ class BinaryCrossEntropy(Function):
     def backward(self, g):
         x, y = self.saved
         # torch's formulas: the input's denominator x(1 - x) is kept >= eps; the target's
-        # gradient is -logit(x), unclamped (+-inf at x = 0 or 1).
+        # gradient is -logit(x) computed as torch's logit, -log(x / (1 - x)) (it cancels where
+        # x is near 1/2, so another formula rounds differently), unclamped (+-inf at 0 and 1).
         with _ieee():
             gx = g * (x - y) / np.maximum((1 - x) * x, _BCE_EPS)
-            gy = g * (np.log1p(-x) - np.log(x))
+            gy = g * -np.log(x / (1 - x))
             if self.weight is not None:
                 gx *= self.weight
                 gy *= self.weight
@@ -144,6 +153,19 @@ class NllLoss(Function):
         grad = np.zeros(shape, dtype)
         np.put_along_axis(grad, index, np.expand_dims(values, self.axis), self.axis)
         return grad
+
+
+class MaskedFill(Function):
+    """``input`` with 0 where ``mask`` is set, selected (not multiplied by 0, which keeps a nan or
+    an infinity), as torch's ``masked_fill``: those elements get no gradient."""
+
+    def forward(self, a, mask):
+        self.save(mask)
+        return np.where(mask, 0, a)
+
+    def backward(self, g):
+        (mask,) = self.saved
+        return np.where(mask, 0, g)
 
 
 def float_input(x, op, name="input"):
