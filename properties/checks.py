@@ -213,7 +213,19 @@ class _Example:
         # the probe from the oracle whose convention the spec follows (else the first)
         name = spec.convention if spec.convention in ref else next(iter(ref), None)
         self.probe = None if name is None else self._probe(self.oracles[name], ref[name])
+        self.terms = self._terms(ex64) if spec.multilinear and "torch" in ref else None
         return ref or None
+
+    def _terms(self, ex64):
+        """Each output's and gradient's sum of |terms|: a multilinear op (and its VJP, linear in
+        the cotangent and the other arguments) run by torch on absolute values."""
+        absolute = ex64.replace(np.abs(a) if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                                else a for a in ex64.args)
+        try:
+            return _run(self.oracles["torch"], self.spec, absolute, np.abs(self.cot).astype(
+                FLOAT64))
+        except Exception:  # noqa: BLE001 (no scale: the allowance from the oracles alone)
+            return None
 
     def _probe(self, backend, runs):
         """The first oracle's float32 run and its float64 truth: how far float32 rounding (of
@@ -284,11 +296,12 @@ class _Example:
                                            for n, r in self.ref.items()])
                 own = {n: tol.relative(pick(r[0])[k], truth[n], dtype, lowest)
                        for n, r in self.ref.items()}
-            self.allowed[(part, k)] = (noise, lowest, terms)
+            size = self._term_scale(part, k)
+            self.allowed[(part, k)] = (noise, lowest, terms, size)
             # one allowance for every oracle, around the larger of their truths (an oracle's
             # truth may be ±inf by its convention where another's is finite)
             allowed = tol.allowance(_magnitude(truth.values()), noise, dtype, terms,
-                                    self.factor)
+                                    self.factor, size)
             for name in truth:
                 err, limit, mismatch = tol.compare(values[k], truth[name], allowed, dtype,
                                                    lowest, signed)
@@ -372,15 +385,32 @@ class _Example:
                 problems.append(f"{k}: {mismatch or f'{what} (by {err:.3g} > {limit:.3g})'}")
         return problems, worst
 
+    def _term_scale(self, part, k):
+        """The size of the terms result ``k`` sums, where known: a multilinear op's absolute
+        evaluation; for a gradient, at least the cotangent's largest value."""
+        size = None
+        if self.terms is not None:
+            arrays = self.terms[0] if part == "forward" else self.terms[1]
+            if arrays is not None and k < len(arrays):
+                size = np.abs(np.nan_to_num(np.asarray(arrays[k], FLOAT64), nan=0.0,
+                                            posinf=0.0, neginf=0.0))
+        if part != "forward":
+            cot = tol.magnitude(self.cot)
+            size = cot if size is None else np.maximum(size, cot)
+        return size
+
     def _self_allowance(self, part, k, w):
         """(twice the accuracy allowance of result ``k`` around the subject's own ``w``, the
         floor); cached: most self comparisons share their ``w``."""
         key = (part, k, id(w))
         if key not in self._allowances:
-            noise, lowest, terms = self.allowed.get((part, k), (None, tol.floor(w.dtype, w), 1))
+            noise, lowest, terms, size = self.allowed.get((part, k),
+                                                          (None, tol.floor(w.dtype, w), 1, None))
             if noise is not None and np.shape(noise) != w.shape:
                 noise = None
-            allowed = 2 * tol.allowance(w, noise, w.dtype, terms, self.factor)
+            if size is not None and np.ndim(size) and np.shape(size) != w.shape:
+                size = None
+            allowed = 2 * tol.allowance(w, noise, w.dtype, terms, self.factor, size)
             self._allowances[key] = (allowed, lowest, w)  # w kept: its id stays unique
         return self._allowances[key][:2]
 
@@ -468,11 +498,13 @@ class _Example:
         have = self.subject.trace(spec, _copy(aliased), self.cot, alias=(i, j)).grads[0]
         lowest = tol.floor(self.dtype, args[i], self.cot)
         noise = [self.allowed.get(("vjp", n), (None,))[0] for n in (0, 1)]
+        size = self._term_scale("vjp", 0)
         noise = None if any(e is None or np.shape(e) != want.shape for e in noise) else (
             noise[0] + noise[1])
         # torch's own rounding is in ``want`` too: one more factor of the noise
         allowed = tol.allowance(np.maximum(np.abs(grads[0]), np.abs(grads[1])), noise,
-                                self.dtype, 2, self.factor + 1)
+                                self.dtype, 2, self.factor + 1,
+                                size if np.ndim(size) == 0 else None)
         err, limit, mismatch = tol.compare(have, want, allowed, self.dtype, lowest)
         ok = mismatch is None and err <= limit
         self.add("alias", "torch", "contiguous", "pass" if ok else "fail", error=err,

@@ -58,6 +58,8 @@ class OpSpec:
     regions: dict = field(default_factory=dict)  # name -> (Example -> bool): what must be hit
     cases: list = field(default_factory=list)  # (name, Example): curated edge cases
     signed_zeros: bool = False  # forward outputs must give zeros the sign torch gives them
+    multilinear: bool = False  # a sum of products of its float arguments: on their absolute
+    #                            values it gives each element's sum of |terms| (the tolerance)
     inapplicable: dict = field(default_factory=dict)  # (check, layout) -> why no row can exist
 
     @property

@@ -4,7 +4,7 @@ Truth is float64 (torch float64; jax float64 is the second opinion). Each elemen
 is measured against its own truth. Element i may be off by
 
     allowed_i = factor · max(E_i, peers(E)_i, q90(E / |truth|) · |truth_i|)
-                + ULPS · eps · growth(terms) · |truth_i|
+                + ULPS · eps · growth(terms) · max(|truth_i|, terms_i)
 
 where E_i is how far the oracles' own results are from the truth at that element (in float32:
 torch's and jax's float32 runs against their float64 runs; in float64: torch's and jax's
@@ -22,7 +22,11 @@ noise (torch's float32 run against its truth, where the truth is inside float32'
 scaled by the epsilons' ratio: how much rounding moves each element, measured rather than
 assumed. The ulps term grows with the logarithm of the terms an element sums (pairwise
 summation); the measured oracle errors carry any more (|truth_i| is never taken below the
-dtype's smallest normal number, so subnormal results are held to it). A relative error of 1e-4
+dtype's smallest normal number, so subnormal results are held to it). Where an element is a
+small remainder of large terms, its ulps are the terms': for the ops that are sums of products
+of their arguments (matmul, linear, conv2d, sums, average pooling) terms_i is the op evaluated
+on the arguments' absolute values — the scale of the classic bound |fl(Σ) - Σ| <= γ Σ|terms| —
+and a gradient's terms are never taken below the cotangent's largest value. A relative error of 1e-4
 (float32) or 1e-9 (float64) on any normal element is far outside the allowance.
 
 Every comparison records the subject's relative error at its worst element and the allowance
@@ -119,11 +123,13 @@ def growth(terms):
     return 1.0 + math.log2(max(terms, 1))
 
 
-def allowance(truth, noise, dtype, terms=1, factor=4.0):
+def allowance(truth, noise, dtype, terms=1, factor=4.0, scale=None):
     """Per element, the absolute error the subject may make (see the module docstring);
-    ``noise`` is E (per element, or None where the oracles measured none)."""
+    ``noise`` is E (per element, or None where the oracles measured none); ``scale`` the size
+    of the terms each element sums, where known (the ulps are of it, when it is the larger)."""
     t = np.abs(np.nan_to_num(np.asarray(truth, np.float64), nan=0.0, posinf=0.0, neginf=0.0))
-    ulps = ULPS * eps(dtype) * growth(terms) * np.maximum(t, float(np.finfo(dtype).tiny))
+    size = t if scale is None else np.maximum(t, scale)
+    ulps = ULPS * eps(dtype) * growth(terms) * np.maximum(size, float(np.finfo(dtype).tiny))
     if noise is None or np.size(noise) == 0:
         return ulps
     noise = np.where(np.isfinite(noise), noise, 0.0)

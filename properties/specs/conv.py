@@ -344,7 +344,7 @@ def _spec(variant, regions, diff=(0, 1, 2), work=(2e7, 1.5e5), **kw):
     flags = {"bias": diff == (0, 1, 2), "same": variant == "same",
              "unbatched": variant == "unbatched"}
     return OpSpec("nn.functional.conv2d", FAMILY, variant, seeds.map(partial(_conv, **flags)),
-                  _jax_conv2d, diff=diff, accumulation=_terms, call=_quiet,
+                  _jax_conv2d, diff=diff, accumulation=_terms, call=_quiet, multilinear=True,
                   large=seeds.map(partial(_conv, **flags, large=True, work=work)),
                   regions=_regions(*regions), **kw)
 

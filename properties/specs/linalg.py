@@ -137,7 +137,7 @@ def _matmul_regions():
 def _spec(name, examples, large, regions, bad=(), **kw):
     # BLAS picks its kernel by the operands' strides: layouts agree to rounding, not bitwise
     return OpSpec(name, FAMILY, "", examples, _jax, diff=(0, 1), accumulation=_inner,
-                  alias=True, exact_layouts=False, large=large, regions=regions,
+                  alias=True, exact_layouts=False, large=large, regions=regions, multilinear=True,
                   bad_inputs=list(bad), call=_call(name), **kw)
 
 

@@ -475,7 +475,7 @@ _LINEAR_BAD = [
 
 def _linear_specs():
     name = "nn.functional.linear"
-    kw = dict(jax=_jax(_jax_linear), accumulation=_linear_length,
+    kw = dict(jax=_jax(_jax_linear), accumulation=_linear_length, multilinear=True,
               call=_caller(("input", "weight", "bias"), ("input", "weight", "bias")))
     return [
         _spec(name, examples=_linear(bias=True), large=_linear(True, large=True),

@@ -350,10 +350,11 @@ def _sum_like(name, jax, min_reduced=0, bad=(), cases=(), values_cases=(), value
     common = dict(jax=_jax(jax), accumulation=_reduced, exact_layouts=False,
                   call=_caller(name))
     return [
-        OpSpec(name, FAMILY, examples=small, large=large, bad_inputs=[*bad], cases=[*cases],
+        OpSpec(name, FAMILY, examples=small, large=large, multilinear=True, bad_inputs=[*bad],
+               cases=[*cases],
                regions={**_dim_regions(_ALL), **_rank_regions(), **_form_regions(),
                         **_DTYPE_REGIONS}, **common),
-        OpSpec(name, FAMILY, "values", values_small, large=values_large, fd=False,
+        OpSpec(name, FAMILY, "values", values_small, large=values_large, multilinear=True, fd=False,
                signed_zeros=True, nonsmooth=_NAN_VALUES, cases=[*values_cases],
                regions={**_VALUE_REGIONS, "±0.0 in the input": _has("zero"),
                         **(values_regions or {})}, **common),
