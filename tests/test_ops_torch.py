@@ -1,7 +1,7 @@
-"""argmax/argmin and linalg ops against torch: values, input gradients for a random cotangent
-(float32 and float64), dtypes, and the exception type for bad inputs; integer and bool inputs of
-the reductions, cat and indexing (the registry draws float inputs only). The reductions' and
-shape ops' float cases and bad inputs live in their OpSpecs (properties/specs/).
+"""argmax/argmin against torch (index-valued: no OpSpec): values and the exception type for bad
+inputs; integer and bool inputs of the reductions, cat, matmul and indexing (the registry draws
+float inputs only). The float cases and bad inputs of every differentiable op live in their
+OpSpecs (properties/specs/).
 
 Each case is one function ``fn(m, *inputs)`` run once with ``m = impl`` and once with
 ``m = torch`` on the same float inputs, so the two calls are the same source code.
@@ -24,17 +24,6 @@ CASES = [
     case("argmax_all", lambda m, x: m.argmax(x), (3, 4), init="ties"),
     case("argmax_dim_keepdim", lambda m, x: x.argmax(1, keepdim=True), (3, 4), init="ties"),
     case("argmin_all_keepdim", lambda m, x: m.argmin(x, keepdim=True), (3, 4), init="ties"),
-    # matmul
-    case("matmul_2d", lambda m, x, y: m.matmul(x, y), (2, 3), (3, 4)),
-    case("matmul_vec_mat", lambda m, x, y: x @ y, (3,), (3, 4)),
-    case("matmul_mat_vec", lambda m, x, y: x.matmul(y), (2, 3), (3,)),
-    case("matmul_dot", lambda m, x, y: x @ y, (3,), (3,)),
-    case("matmul_batch_broadcast", lambda m, x, y: x @ y, (2, 1, 3, 4), (5, 4, 2)),
-    case("matmul_vec_batch", lambda m, x, y: x @ y, (4,), (2, 4, 3)),
-    case("matmul_batch_vec", lambda m, x, y: x @ y, (2, 3, 4), (4,)),
-    case("matmul_empty_inner", lambda m, x, y: x @ y, (2, 0), (0, 3)),
-    case("mm", lambda m, x, y: m.mm(x, y), (2, 3), (3, 4)),
-    case("bmm", lambda m, x, y: m.bmm(x, y), (2, 2, 3), (2, 3, 4)),
 ]
 
 
@@ -95,17 +84,6 @@ def test_integer_and_mixed_dtypes(fn):
 BAD = [
     ("argmax", lambda m: m.argmax(m.zeros(0, 3))),
     ("argmin", lambda m: m.argmin(m.zeros(2, 0), 1)),
-    ("matmul", lambda m: m.zeros(2, 3) @ m.zeros(4, 5)),
-    ("matmul", lambda m: m.zeros(2, 3) @ m.zeros(4)),
-    ("matmul", lambda m: m.zeros(3) @ m.zeros(4)),
-    ("matmul", lambda m: m.zeros(2, 2, 3) @ m.zeros(2, 4, 5)),
-    ("matmul", lambda m: m.zeros(2, 2, 3) @ m.zeros(3, 3, 5)),
-    ("matmul", lambda m: m.matmul(m.zeros(()), m.zeros(2, 3))),
-    ("matmul", lambda m: m.zeros(2, 3) @ m.zeros(3, 2, dtype=m.float64)),
-    ("matmul", lambda m: m.matmul(m.zeros(2, 3), 3)),
-    ("mm", lambda m: m.mm(m.zeros(3), m.zeros(3, 2))),
-    ("bmm", lambda m: m.bmm(m.zeros(2, 3), m.zeros(3, 2))),
-    ("bmm", lambda m: m.bmm(m.zeros(2, 2, 3), m.zeros(3, 3, 2))),
 ]
 
 

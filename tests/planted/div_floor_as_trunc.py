@@ -1,7 +1,6 @@
 """div: rounding_mode='floor' rounds towards zero like 'trunc' — the same for positive quotients,
 one off for every negative non-integer one."""
 
-import numpy as np
 
 import impl
 from impl.ops.elementwise import DivRounded

@@ -4,7 +4,6 @@ one's gradient again."""
 
 import numpy as np
 
-import impl
 from impl.ops import shape
 from impl.ops.shape import Index
 from tests.planted._base import plant, substitute
