@@ -14,14 +14,11 @@ from oracles.base import Backend, as_outputs
 # optimizations and fusion emitters are turned off for those compiles (2.2x faster to compile,
 # measured on small graphs; IEEE arithmetic either way — the oracle's own float32 error is
 # measured, not assumed). On large inputs the run costs more than the compile (an unoptimized
-# float64 grouped convolution's VJP: 11-16 s instead of 2.5 s), so they compile as usual. The
-# algebraic simplifier is always off: in jaxlib 0.10.2 it aborts the process (a CHECK failure,
-# "Window dimensions do not match RHS shape") on the float64 weight gradient of some strided
-# convolutions, e.g. x (1, 6, 4, 4), w (9, 2, 2, 4), stride 2, padding 1, groups 3. This
+# float64 grouped convolution's VJP: 11-16 s instead of 2.5 s), so they compile as usual. A spec
+# adds options its jax function needs (``OpSpec.jax_options``: conv2d turns off the algebraic
+# simplifier, which aborts jaxlib 0.10.2 on some float64 convolution weight gradients). This
 # applies to the oracle's compiles only, never to a user's JAX.
-ALWAYS = {"xla_disable_hlo_passes": "algsimp"}
-QUICK_COMPILE = {**ALWAYS, "xla_backend_optimization_level": 0,
-                 "xla_cpu_use_fusion_emitters": False}
+QUICK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 LARGE = 20_000  # elements in the arguments above which the compiled code's speed matters more
 
 
@@ -48,14 +45,14 @@ class JaxBackend(Backend):
             return spec.jax(self.J, *args, **example.kwargs)
         return f
 
-    def _compiled(self, fn, *args):
+    def _compiled(self, spec, fn, *args):
         size = sum(np.size(a) for a in self.jax.tree_util.tree_leaves(args))
-        options = ALWAYS if size > LARGE else QUICK_COMPILE
+        options = {**({} if size > LARGE else QUICK_COMPILE), **spec.jax_options}
         return self.jax.jit(fn).lower(*args).compile(compiler_options=options)(*args)
 
     def forward(self, spec, example, no_grad=False):
         diff = [example.args[i] for i in spec.diff]
-        return as_outputs(self._compiled(self._fn(spec, example), *diff), np.asarray)
+        return as_outputs(self._compiled(spec, self._fn(spec, example), *diff), np.asarray)
 
     def vjp(self, spec, example, cotangent):
         f = self._fn(spec, example)
@@ -69,5 +66,5 @@ class JaxBackend(Backend):
         def step(diff_args, cot):
             y, pullback, outs = jax.vjp(first, *diff_args, has_aux=True)
             return outs, pullback(cot.astype(y.dtype))
-        outs, grads = self._compiled(step, [example.args[i] for i in spec.diff], cotangent)
+        outs, grads = self._compiled(spec, step, [example.args[i] for i in spec.diff], cotangent)
         return as_outputs(outs, np.asarray), [np.asarray(g) for g in grads]

@@ -58,6 +58,10 @@ class OpSpec:
     regions: dict = field(default_factory=dict)  # name -> (Example -> bool): what must be hit
     cases: list = field(default_factory=list)  # (name, Example): curated edge cases
     signed_zeros: bool = False  # forward outputs must give zeros the sign torch gives them
+    jax_options: dict = field(default_factory=dict)  # XLA compile options its jax function needs
+    term_sizes: Callable | None = None  # (float64 Example) -> per forward output, the size of
+    #                                     the terms each element adds (None: unknown), where an
+    #                                     output can be a small remainder of larger terms
     multilinear: bool = False  # a sum of products of its float arguments: on their absolute
     #                            values it gives each element's sum of |terms| (the tolerance)
     inapplicable: dict = field(default_factory=dict)  # (check, layout) -> why no row can exist

@@ -24,9 +24,10 @@ assumed. The ulps term grows with the logarithm of the terms an element sums (pa
 summation); the measured oracle errors carry any more (|truth_i| is never taken below the
 dtype's smallest normal number, so subnormal results are held to it). Where an element is a
 small remainder of large terms, its ulps are the terms': for the ops that are sums of products
-of their arguments (matmul, linear, conv2d, sums, average pooling) terms_i is the op evaluated
-on the arguments' absolute values — the scale of the classic bound |fl(Σ) - Σ| <= γ Σ|terms| —
-and a gradient's terms are never taken below the cotangent's largest value. A relative error of 1e-4
+of their arguments (matmul, linear, conv2d, sums, average pooling) terms_i is the root-sum-square
+of the element's terms — the op evaluated on the squares of its arguments, square-rooted: the
+scale at which rounding errors of random signs add up — and a gradient's terms are never taken
+below the cotangent's largest value. A relative error of 1e-4
 (float32) or 1e-9 (float64) on any normal element is far outside the allowance.
 
 Every comparison records the subject's relative error at its worst element and the allowance

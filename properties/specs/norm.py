@@ -117,6 +117,32 @@ def _per_channel_count(shape):
     return shape[0] * prod(shape[2:])
 
 
+def _term_sizes(ex):
+    """The size of the terms of each output element: |x̂·weight| + |bias| for the normalized
+    output (an element near 0 is a remainder of the two), (1 - momentum)·|running| +
+    momentum·|batch statistic| for the running statistics."""
+    x, running_mean, running_var, weight, bias = ex.args[:5]
+    momentum, eps = (float(v) for v in ex.args[5:7])
+    use_weight, use_bias = _AFFINE[ex.kwargs.get("affine", "weight and bias")]
+    axes, channel = (0,) + tuple(range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
+    if not x.size or x.ndim < 2:
+        return None
+    batch = ex.kwargs.get("training", False) or running_mean is None
+    mean, var = (x.mean(axes), x.var(axes)) if batch else (running_mean, running_var)
+    with np.errstate(all="ignore"):
+        size = np.abs((x - mean.reshape(channel)) / np.sqrt(var.reshape(channel) + eps))
+        if use_weight:
+            size = size * np.abs(weight).reshape(channel)
+        if use_bias:
+            size = size + np.abs(bias).reshape(channel)
+        if running_mean is None or not batch:
+            return [size]
+        m = _per_channel_count(x.shape)
+        stats = (mean, var * m / max(m - 1, 1))
+        return [size] + [(1 - momentum) * np.abs(r) + momentum * np.abs(b)
+                         for r, b in zip((running_mean, running_var), stats)]
+
+
 def _terms(ex):
     return max(1, _per_channel_count(ex.args[0].shape))
 
@@ -376,7 +402,7 @@ def _mygrad_batch_norm(mg, x, running_mean, running_var, weight, bias, momentum,
 def _spec(training, cases, bad_inputs, **kw):
     return OpSpec(NAME, FAMILY, "training" if training else "evaluation",
                   _examples(training, _small_shape()), _jax_batch_norm, diff=(0, 3, 4),
-                  call=_call, accumulation=_terms, nonsmooth=_SMOOTH,
+                  call=_call, accumulation=_terms, term_sizes=_term_sizes, nonsmooth=_SMOOTH,
                   large=_examples(training, _large_shape()), regions=_regions(training),
                   cases=cases, bad_inputs=bad_inputs, bench_shapes=_bench_shapes(training),
                   bench_target=2.0, **kw)
