@@ -4,7 +4,8 @@
 differentiable one); ``vjp(spec, example, cotangent)`` returns ``(outputs, grads)`` with one
 gradient per differentiable argument (``spec.diff``), computed for the given cotangent of the
 first output. A subject also answers ``forward(..., no_grad=True)`` (its inputs require grad, the
-call runs with recording off) and :meth:`Backend.trace`, the engine-level run the checks use:
+call runs with recording off), :meth:`Backend.forward_out` (torch's documented ``out=`` form)
+and :meth:`Backend.trace`, the engine-level run the checks use:
 cotangents in any memory layout, a second backward, an output used twice, one tensor passed as
 two arguments. A backend that cannot run an op raises :class:`Unsupported`; one that cannot do
 what a check asks (it has no ``retain_graph``, say) raises :class:`NotApplicable`.
@@ -75,6 +76,11 @@ class Backend:
 
     def vjp(self, spec, example, cotangent):
         raise NotImplementedError
+
+    def forward_out(self, spec, example, dtypes):
+        """The call in torch's ``out=`` form, into fresh empty tensors of ``dtypes`` (one per
+        output; torch resizes them): (the outputs it returned, what the out tensors hold)."""
+        raise NotApplicable(f"{self.name} has no out= form")
 
     def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None):
         """One recorded forward and its backward for ``cotangent`` (an array in any memory

@@ -9,11 +9,13 @@ A call the op's own signature refuses (an unexpected keyword, a positional form 
 take) is :class:`~oracles.base.Unsupported`; a TypeError raised anywhere inside the op is an
 ordinary failure. A module declares what it does not implement in ``__tenshell_unsupported__``:
 a mapping from public op names (or spec ids) to ``None`` (the whole op) or the argument names it
-lacks (``"positional"`` for a positional form); anything else found unsupported is unexpected.
+lacks (``"positional"`` for a positional form); the key ``"*"`` stands for every op. Anything
+else found unsupported is unexpected.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -72,12 +74,12 @@ class ModuleSubject(Backend):
     def declares(self, spec, argument):
         """Whether the subject declares (or the run allows) ``spec`` unsupported, entirely or in
         ``argument``."""
-        for key in (spec.id, spec.name):
+        for key in (spec.id, spec.name, "*"):
             if key in self.allowed:
                 return True
-            if key in self.declared:
-                lacking = self.declared[key]
-                return lacking is None or argument in lacking
+            lacking = self.declared.get(key, ())
+            if lacking is None or argument in lacking:
+                return True
         return False
 
     def tensor(self, array, requires_grad=False):
@@ -86,12 +88,15 @@ class ModuleSubject(Backend):
             t.requires_grad_(True)
         return t
 
-    def call(self, spec, args, kwargs):
+    def call(self, spec, args, kwargs, bind=None):
+        """The op on ``args``/``kwargs`` through the spec's call form; ``bind``: keywords bound
+        to the op itself (an argument form the spec's call does not know, such as out=)."""
         try:
             fn = resolve(self.module, spec.name, args)
         except AttributeError as exc:
             raise Unsupported(f"{self.name} has no {spec.name}", spec.name) from exc
         fn = _entry(fn, spec.name, self.name)
+        fn = functools.partial(fn, **bind) if bind else fn
         return (spec.call or (lambda f, *a, **k: f(*a, **k)))(fn, *args, **kwargs)
 
     def _tensors(self, spec, example, requires_grad):
@@ -108,6 +113,12 @@ class ModuleSubject(Backend):
         with self.module.no_grad():
             out = self.call(spec, args, example.kwargs)
         return as_outputs(out, _numpy)
+
+    def forward_out(self, spec, example, dtypes):
+        outs = [self.tensor(np.empty(0, d)) for d in dtypes]
+        out = self.call(spec, self._tensors(spec, example, False), example.kwargs,
+                        {"out": outs[0] if len(outs) == 1 else tuple(outs)})
+        return as_outputs(out, _numpy), as_outputs(outs, _numpy)
 
     def vjp(self, spec, example, cotangent):
         t = self.trace(spec, example, cotangent)

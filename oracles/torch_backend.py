@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from oracles.base import Backend, Unsupported, as_outputs, resolve
@@ -15,7 +17,7 @@ class TorchBackend(Backend):
 
         self.torch = torch
 
-    def _call(self, spec, example, requires_grad):
+    def _call(self, spec, example, requires_grad, bind=None):
         torch = self.torch
         args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(
                     requires_grad and i in spec.diff)
@@ -24,6 +26,7 @@ class TorchBackend(Backend):
             fn = resolve(torch, spec.torch_name or spec.name, args)
         except AttributeError as exc:
             raise Unsupported(f"torch has no {spec.torch_name or spec.name}") from exc
+        fn = functools.partial(fn, **bind) if bind else fn
         out = (spec.call or (lambda f, *a, **k: f(*a, **k)))(fn, *args, **example.kwargs)
         return args, out
 
@@ -31,6 +34,21 @@ class TorchBackend(Backend):
         with self.torch.no_grad():
             _, out = self._call(spec, example, False)
         return as_outputs(out, lambda t: t.numpy() if hasattr(t, "numpy") else t)
+
+    def takes_out(self, spec):
+        """Whether torch documents an ``out=`` argument for the op."""
+        if (spec.torch_name or spec.name).startswith("Tensor."):
+            return False
+        doc = resolve(self.torch, spec.torch_name or spec.name).__doc__ or ""
+        return "out (Tensor" in doc or "out (tuple" in doc
+
+    def forward_out(self, spec, example, dtypes):
+        torch = self.torch
+        outs = [torch.empty(0, dtype=getattr(torch, np.dtype(d).name)) for d in dtypes]
+        with torch.no_grad():
+            _, out = self._call(spec, example, False,
+                                {"out": outs[0] if len(outs) == 1 else tuple(outs)})
+        return as_outputs(out, lambda t: t.numpy()), as_outputs(outs, lambda t: t.numpy())
 
     def vjp(self, spec, example, cotangent):
         args, out = self._call(spec, example, True)

@@ -359,6 +359,7 @@ class _Example:
             self._self_compare("inference", "contiguous", self.got[0], outs, "forward",
                                "differs from the recording run's output",
                                exact=self.spec.exact_layouts)
+        self._out_form()
         if not self.spec.diff:
             return
         outs = self.guard("no_grad", "self", "contiguous",
@@ -367,6 +368,29 @@ class _Example:
             self._self_compare("no_grad", "contiguous", self.got[0], outs, "forward",
                                "differs from the recording run's output",
                                exact=self.spec.exact_layouts)
+
+    def _out_form(self):
+        """torch's documented ``out=`` form, where torch takes it for this call: the returned
+        outputs and the out tensors (fresh, empty: resized by the op) hold the recording run's
+        outputs, bit for bit."""
+        torch = self.oracles.get("torch")
+        if torch is None or not torch.takes_out(self.spec):
+            return
+        dtypes = [o.dtype for o in self.got[0]]
+        try:
+            returned, written = torch.forward_out(self.spec, self.ex, dtypes)
+        except Exception:  # noqa: BLE001 (this call, or these dtypes, have no out= form: no row)
+            return
+        if self._differences(returned, written, "forward", "", True)[0]:
+            return  # the spec's call form does not pass out= through (a method call)
+        found = self.guard("out", "self", "contiguous",
+                           lambda: self.subject.forward_out(self.spec, _copy(self.ex), dtypes))
+        if found is not None:
+            returned, written = found
+            problems, _ = self._differences(self.got[0], written, "forward",
+                                                "the out tensor differs from the output", True)
+            self._self_compare("out", "contiguous", self.got[0], returned, "forward",
+                               "the output returned with out= differs", problems, exact=True)
 
     # -- the subject against itself ---------------------------------------------------------
 

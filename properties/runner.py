@@ -403,6 +403,8 @@ def expected_keys(spec, run_):
         checks += [("no_grad", "self"), ("retain_graph", "self"), ("reuse", "self")]
     if spec.alias and "torch" in run_.oracles:
         checks.append(("alias", "torch"))
+    if "torch" in run_.oracles and run_.oracles["torch"].takes_out(spec):
+        checks.append(("out", "self"))
     for dtype in run_.dtypes:
         keys += [(spec.id, check, oracle, dtype, "contiguous") for check, oracle in checks]
         if run_.fd and spec.fd and spec.diff and dtype == "float64":

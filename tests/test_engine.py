@@ -846,3 +846,56 @@ def test_comparisons_match_torch(rng, assert_matches):
         got = getattr(impl, name)(impl.tensor(a, requires_grad=True), impl.tensor(b))
         assert_matches(got, getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
         assert not got.requires_grad
+
+
+# -- out= -----------------------------------------------------------------------------------------
+# The registry's `out` check compares the values written and returned; these are the rules around
+# them, as torch has them.
+
+
+def _out_call(lib, out_shape, out_dtype, requires_grad=False):
+    x = lib.tensor([[1.0, -2.0], [3.0, 4.5]], requires_grad=requires_grad)
+    out = lib.zeros(out_shape, dtype=out_dtype)
+    result = lib.add(x, 1.0, alpha=2, out=out)
+    return result is out, out.detach().numpy()
+
+
+@pytest.mark.parametrize("out_shape, out_dtype, warns", [
+    ((0,), "float32", False),  # an empty out is resized silently
+    ((2, 2), "float32", False),
+    ((3,), "float32", True),  # a wrong-shaped, non-empty out is resized with a warning
+    ((2, 2), "float64", False),  # cast within the float kind
+])
+def test_out_is_written_resized_cast_and_returned_as_torch(out_shape, out_dtype, warns):
+    results = []
+    for lib in (impl, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results.append(_out_call(lib, out_shape, getattr(lib, out_dtype)))
+        assert any("resized" in str(w.message) for w in caught) == warns, (lib, caught)
+    (same, got), (torch_same, want) = results
+    assert same and torch_same and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("requires_grad, out_dtype, match", [
+    (True, "float32", "don't support automatic differentiation"),
+    (False, "int64", "can't be cast to the desired output type"),
+])
+def test_out_refuses_gradients_and_a_narrower_kind_as_torch(requires_grad, out_dtype, match):
+    for lib in (impl, torch):
+        with pytest.raises(RuntimeError, match=match):
+            _out_call(lib, (2, 2), getattr(lib, out_dtype), requires_grad)
+
+
+def test_out_takes_a_tuple_for_several_results_and_records_no_graph():
+    x = impl.tensor([[1.0, 5.0], [3.0, 2.0]])
+    values, indices = impl.zeros(0), impl.zeros(0, dtype=impl.int64)
+    got = impl.max(x, 1, out=(values, indices))
+    assert got[0] is values and got[1] is indices
+    np.testing.assert_array_equal(values.numpy(), [5.0, 3.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    with impl.no_grad():
+        leaf = impl.ones(2, requires_grad=True)
+        out = impl.mul(leaf, 2.0, out=impl.zeros(2))
+    assert out.grad_fn is None and not out.requires_grad

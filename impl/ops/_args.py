@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+import warnings
 
 import numpy as np
 
+from impl import _grad_mode
 from impl.creation import as_array, float32
 from impl.tensor import Tensor
 
@@ -13,6 +17,56 @@ from impl.tensor import Tensor
 def is_int(v):
     """A Python or NumPy integer that is not a bool (torch's int arguments)."""
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def takes_out(fn):
+    """``fn`` with torch's ``out=`` form: the result is written into the tensor ``out`` (a tuple
+    of tensors for several results) and ``out`` is returned. As in torch: ``out`` is resized to
+    the result's shape (with a warning unless it was empty), the result is cast to ``out``'s
+    dtype within its kind (float64 into float32, never float into integer), and no gradient is
+    recorded — so no argument may require one while grad mode is on."""
+    op = fn.__name__
+
+    @functools.wraps(fn)
+    def with_out(*args, out=None, **kwargs):
+        if out is None:
+            return fn(*args, **kwargs)
+        outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        for o in outs:
+            check_tensor(o, op, "out")
+        inputs = [a for v in (*args, *kwargs.values())
+                  for a in (v if isinstance(v, (tuple, list)) else (v,))]
+        if _grad_mode.enabled and any(isinstance(t, Tensor) and t.requires_grad
+                                      for t in (*inputs, *outs)):
+            raise RuntimeError(f"{op}(): functions with out=... arguments don't support "
+                               "automatic differentiation, but one of the arguments requires "
+                               "grad.")
+        with _grad_mode.no_grad():
+            result = fn(*args, **kwargs)
+        results = tuple(result) if isinstance(result, tuple) else (result,)
+        if len(results) != len(outs):
+            raise TypeError(f"{op}(): argument 'out' must be a tuple of {len(results)} "
+                            f"Tensors, got {len(outs)}")
+        for r, o in zip(results, outs):
+            if not np.can_cast(r.data.dtype, o.data.dtype, "same_kind"):
+                raise RuntimeError(f"{op}(): result type {r.data.dtype} can't be cast to the "
+                                   f"desired output type {o.data.dtype}")
+            if o.data.shape != r.data.shape:
+                if o.data.size:
+                    warnings.warn(f"{op}(): an output with one or more elements was resized "
+                                  f"since it had shape {list(o.data.shape)}, which does not "
+                                  f"match the required output shape {list(r.data.shape)}",
+                                  UserWarning, stacklevel=2)
+                o.data = np.empty(r.data.shape, o.data.dtype)
+            np.copyto(o.data, r.data, casting="same_kind")
+        return out
+
+    signature = inspect.signature(fn)
+    with_out.__signature__ = signature.replace(parameters=sorted([
+        *signature.parameters.values(),
+        inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)],
+        key=lambda p: p.kind))
+    return with_out
 
 
 def check_tensor(x, op, name="input"):

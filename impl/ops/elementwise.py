@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from impl.function import Function
-from impl.ops._args import binary_operands, check_tensor
+from impl.ops._args import binary_operands, check_tensor, takes_out
 from impl.tensor import Tensor
 
 
@@ -286,12 +286,14 @@ def _refuse_bool(t, op):
         raise RuntimeError(f"{op}: the operator is not supported for bool tensors")
 
 
+@takes_out
 def add(input, other, alpha=1):
     """``input + alpha * other`` with broadcasting (torch.add)."""
     a, b = binary_operands(input, other, "add")
     return Add.apply(a, _times_alpha(a, b, alpha, "add"))
 
 
+@takes_out
 def sub(input, other, alpha=1):
     """``input - alpha * other`` with broadcasting (torch.sub)."""
     a, b = binary_operands(input, other, "sub")
@@ -299,11 +301,13 @@ def sub(input, other, alpha=1):
     return Sub.apply(a, _times_alpha(a, b, alpha, "sub"))
 
 
+@takes_out
 def mul(input, other):
     """Elementwise product with broadcasting (torch.mul)."""
     return Mul.apply(*binary_operands(input, other, "mul"))
 
 
+@takes_out
 def div(input, other, *, rounding_mode=None):
     """Elementwise division with broadcasting: true division, or rounded towards zero
     (``rounding_mode='trunc'``) or down (``'floor'``), whose gradient is 0 (torch.div)."""
@@ -318,12 +322,14 @@ def div(input, other, *, rounding_mode=None):
     return Div.apply(a, b)
 
 
+@takes_out
 def neg(input):
     """``-input`` (torch.neg)."""
     _refuse_bool(check_tensor(input, "neg"), "neg")
     return Neg.apply(input)
 
 
+@takes_out
 def pow(input, exponent):
     """``input ** exponent`` for a scalar or tensor exponent, or a scalar base (torch.pow)."""
     if isinstance(input, Tensor) and isinstance(exponent, numbers.Real) and not isinstance(
@@ -350,7 +356,7 @@ def _unary(cls, op):
         check_tensor(input, op)
         return cls.apply(input if input.data.dtype.kind == "f" else _default_float(input))
     fn.__name__ = fn.__qualname__ = op
-    return fn
+    return takes_out(fn)
 
 
 exp = _unary(Exp, "exp")
@@ -370,11 +376,13 @@ def relu(input):
     return Relu.apply(check_tensor(input, "relu"))
 
 
+@takes_out
 def abs(input):
     """Elementwise absolute value; the gradient at 0 is 0 (torch.abs)."""
     return Abs.apply(check_tensor(input, "abs"))
 
 
+@takes_out
 def maximum(input, other):
     """Elementwise maximum; ties share the gradient equally (torch.maximum)."""
     check_tensor(input, "maximum")
@@ -382,6 +390,7 @@ def maximum(input, other):
     return Maximum.apply(*binary_operands(input, other, "maximum"))
 
 
+@takes_out
 def minimum(input, other):
     """Elementwise minimum; ties share the gradient equally (torch.minimum)."""
     check_tensor(input, "minimum")
@@ -389,6 +398,7 @@ def minimum(input, other):
     return Minimum.apply(*binary_operands(input, other, "minimum"))
 
 
+@takes_out
 def clamp(input, min=None, max=None):
     """Clip ``input`` to [min, max] (numbers or tensors that broadcast with it); the gradient
     passes where min <= input <= max, and to a tensor bound where it clips (torch.clamp)."""

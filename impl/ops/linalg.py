@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from impl.function import Function
-from impl.ops._args import check_tensor
+from impl.ops._args import check_tensor, takes_out
 
 __all__ = ["matmul", "mm", "bmm"]
 
@@ -37,6 +37,7 @@ def _shape(x):
     return "x".join(map(str, x.shape))
 
 
+@takes_out
 def matmul(input, other):
     """Matrix product with torch's rules for 1-D operands (a vector on the left is a row, on the
     right a column) and broadcast batch dims (torch.matmul, the ``@`` operator)."""
@@ -65,6 +66,7 @@ def _matmul(input, other, op, name):
     return Matmul.apply(input, other)
 
 
+@takes_out
 def mm(input, mat2):
     """Product of two matrices (2-D tensors), no broadcasting (torch.mm)."""
     for name, x in (("input", input), ("mat2", mat2)):
@@ -73,6 +75,7 @@ def mm(input, mat2):
     return _matmul(input, mat2, "mm", "mat2")
 
 
+@takes_out
 def bmm(input, mat2):
     """Batched product of (b, n, k) and (b, k, m) tensors, no broadcasting (torch.bmm)."""
     for name, x in (("input", input), ("mat2", mat2)):

@@ -16,7 +16,7 @@ import numpy as np
 
 from impl.creation import _check_dtype
 from impl.function import Function
-from impl.ops._args import check_float, check_tensor, normalize_dim, normalize_dims
+from impl.ops._args import check_float, check_tensor, normalize_dim, normalize_dims, takes_out
 from impl.ops.elementwise import div, maximum, minimum, to_dtype
 from impl.ops.shape import gather, reshape
 from impl.tensor import Tensor
@@ -123,6 +123,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return Sum.apply(input, axes=_axes(input, dim, "sum"), keepdim=keepdim)
 
 
+@takes_out
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean of the elements over ``dim`` (all dims by default), of the input cast to ``dtype``
     when given: the sum divided by the count, so the mean of no elements is nan (torch.mean).
@@ -136,6 +137,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         return div(sum(input, axes, keepdim), math.prod(input.shape[i] for i in axes))
 
 
+@takes_out
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` (all dims by default): the sum of squared deviations from the mean
     divided by ``N - correction`` (``correction`` defaults to 1, Bessel's correction; torch's older
@@ -163,12 +165,14 @@ def _amax(input, dim, keepdim, largest, op):
     return Amax.apply(input, axes=axes, keepdim=keepdim, largest=largest, nan_ties=False)
 
 
+@takes_out
 def amax(input, dim=(), keepdim=False):
     """Largest element over ``dim`` (all dims for the default ``()``); tied maxima share the
     gradient evenly (torch.amax)."""
     return _amax(input, dim, keepdim, True, "amax")
 
 
+@takes_out
 def amin(input, dim=(), keepdim=False):
     """Smallest element over ``dim`` (all dims for the default ``()``); tied minima share the
     gradient evenly (torch.amin)."""
@@ -205,6 +209,7 @@ def _max(input, dim, keepdim, largest, op):
     return (MaxResult if largest else MinResult)(values, Tensor._from_op(index, None))
 
 
+@takes_out
 def max(input, dim=None, keepdim=False):
     """With no ``dim``: the largest element, tied maxima sharing the gradient evenly. With an int
     ``dim``: the named tuple ``(values, indices)`` of the maxima along ``dim``, the gradient going
@@ -213,6 +218,7 @@ def max(input, dim=None, keepdim=False):
     return _max(input, dim, keepdim, True, "max")
 
 
+@takes_out
 def min(input, dim=None, keepdim=False):
     """With no ``dim``: the smallest element, tied minima sharing the gradient evenly. With an int
     ``dim``: the named tuple ``(values, indices)`` of the minima along ``dim``, the gradient going

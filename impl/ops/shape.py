@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from impl.function import Function
-from impl.ops._args import check_tensor, is_int, normalize_dim, normalize_dims
+from impl.ops._args import check_tensor, is_int, normalize_dim, normalize_dims, takes_out
 from impl.tensor import Tensor
 
 __all__ = ["reshape", "flatten", "transpose", "t", "permute", "unsqueeze", "squeeze",
@@ -261,6 +261,7 @@ def _axis(dim, axis, op):
     return axis
 
 
+@takes_out
 def cat(tensors, dim=0, *, axis=None):
     """The tensors joined along the existing dim ``dim`` (or ``axis``); all other sizes must
     match. dtypes promote as in torch, and 1-d empty tensors are skipped (torch's legacy rule)
@@ -287,6 +288,7 @@ def cat(tensors, dim=0, *, axis=None):
     return Cat.apply(*parts, dim=d, dtype=dtype)
 
 
+@takes_out
 def stack(tensors, dim=0, *, axis=None):
     """The tensors, all of one shape, joined along a new dim ``dim`` (or ``axis``)
     (torch.stack)."""
@@ -343,6 +345,7 @@ def getitem(input, key):
         raise IndexError(f"__getitem__: {exc} (tensor of shape {input.shape})") from None
 
 
+@takes_out
 def gather(input, dim, index):
     """Values of ``input`` along ``dim`` at ``index``: ``out[i][j] = input[i][index[i][j]]`` for
     dim=1; ``index`` has input's number of dims and no larger size in the other dims; the gradient

@@ -24,7 +24,19 @@ import impl.nn.functional
 def substitute(fn, old, new):
     """impl's public function ``fn`` running ``new`` wherever its code names ``old`` (a global or
     a closure variable): impl's own argument checks and conversions around a planted primitive.
-    The name must be one ``fn`` itself uses; a helper it calls keeps its own globals."""
+    The name must be one ``fn`` itself uses; a helper it calls keeps its own globals. A
+    decorated ``fn`` (``__wrapped__``, such as impl's out= form) gets its inner function
+    substituted, inside a copy of the wrapper."""
+    inner = getattr(fn, "__wrapped__", None)
+    if inner is None:
+        return _substitute(fn, old, new)
+    planted = substitute(inner, old, new)
+    copy = _substitute(fn, inner, planted)
+    copy.__dict__.update(fn.__dict__, __wrapped__=planted)
+    return copy
+
+
+def _substitute(fn, old, new):
     found = False
 
     def swap(value, used=True):
