@@ -219,7 +219,26 @@ class _Example:
         self.terms = self._terms(ex64) if spec.multilinear and "torch" in ref else (None, None)
         if spec.term_sizes is not None:
             self.terms = (spec.term_sizes(ex64), self.terms[1])
+        if spec.family == "elementwise" and "torch" in ref and self.terms[1] is None:
+            self.terms = (self.terms[0], self._broadcast_terms(ex64))
         return ref or None
+
+    def _broadcast_terms(self, ex64):
+        """An elementwise op's gradient of a broadcast input sums the gradient of its expanded
+        copy over the broadcast axes, a sum that can cancel: the root-sum-square of those terms
+        (torch's VJP on the inputs materialised at the broadcast shape). None when no
+        differentiable input is broadcast."""
+        spec = self.spec
+        shape = np.broadcast_shapes(*(a.shape for a in ex64.args if isinstance(a, np.ndarray)))
+        if all(ex64.args[i].shape == shape for i in spec.diff):
+            return None
+        expanded = ex64.replace(np.broadcast_to(a, shape).copy() if i in spec.diff else a
+                                for i, a in enumerate(ex64.args))
+        try:
+            _, grads = _run(self.oracles["torch"], spec, expanded, self.cot.astype(FLOAT64))
+        except Exception:  # noqa: BLE001 (no scale: the allowance from the oracles alone)
+            return None
+        return [np.sqrt(_sum_to(g * g, ex64.args[i].shape)) for i, g in zip(spec.diff, grads)]
 
     def _terms(self, ex64):
         """Each output's and gradient's root-sum-square of terms: a multilinear op (and its VJP,
@@ -619,6 +638,14 @@ def _probe_noise(run32, truth):
 def _within(actual, truth, allowed, dtype, lowest, signed):
     err, limit, mismatch = tol.compare(actual, truth, allowed, dtype, lowest, signed)
     return mismatch is None and err <= limit
+
+
+def _sum_to(array, shape):
+    """``array`` summed over the axes that broadcasting added to ``shape`` or stretched."""
+    lead = array.ndim - len(shape)
+    array = array.sum(axis=tuple(range(lead))) if lead else array
+    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and array.shape[k] != 1)
+    return array.sum(axis=stretched, keepdims=True) if stretched else array
 
 
 def _vjp_terms(ex, outs):

@@ -272,13 +272,27 @@ class Cast(Function):
         return g  # the base casts the gradient back to the input's dtype
 
 
-def _times_alpha(a, b, alpha, op):
-    if alpha == 1:
-        return b
+class AddScaled(Function):
+    """``a + alpha * b``. torch evaluates it with one fused multiply-add, rounding once; a float32
+    product rounded before the sum loses the low bits of ``alpha * b`` where the sum cancels, so
+    float32 goes through float64 (both steps exact there but the last rounding)."""
+
+    def forward(self, a, b, alpha):
+        self.alpha = alpha
+        if a.dtype == np.float32:
+            return (a.astype(np.float64) + alpha * b.astype(np.float64)).astype(np.float32)
+        return a + alpha * b
+
+    def backward(self, g):
+        return g, self.alpha * g
+
+
+def _scaled(a, b, alpha, op):
+    """``a + alpha * b`` (sub passes -alpha: the negation is exact)."""
     if a.data.dtype.kind != "f" and not isinstance(alpha, numbers.Integral):
         raise RuntimeError(f"{op}: for integral input tensors, argument alpha must not be a "
                            f"floating point number, got alpha={alpha}")
-    return mul(b, alpha)
+    return AddScaled.apply(a, b, alpha=alpha)
 
 
 def _refuse_bool(t, op):
@@ -290,7 +304,7 @@ def _refuse_bool(t, op):
 def add(input, other, alpha=1):
     """``input + alpha * other`` with broadcasting (torch.add)."""
     a, b = binary_operands(input, other, "add")
-    return Add.apply(a, _times_alpha(a, b, alpha, "add"))
+    return Add.apply(a, b) if alpha == 1 else _scaled(a, b, alpha, "add")
 
 
 @takes_out
@@ -298,7 +312,7 @@ def sub(input, other, alpha=1):
     """``input - alpha * other`` with broadcasting (torch.sub)."""
     a, b = binary_operands(input, other, "sub")
     _refuse_bool(a, "sub")
-    return Sub.apply(a, _times_alpha(a, b, alpha, "sub"))
+    return Sub.apply(a, b) if alpha == 1 else _scaled(a, b, -alpha, "sub")
 
 
 @takes_out
