@@ -4,13 +4,16 @@ Every op runs on ordinary values (kept from its kinks and poles) in a small tier
 (0-d and zero-size included) and a large tier of 10^3 to 10^5 elements with block-straddling
 sides, and on the values torch users hit: NaN and ±inf, exact ±0.0 where the op has a kink or a
 sign rule (the sign of a zero output must be torch's), float32 and float64 subnormals, values
-near the ends of exp's range, ties at the kinks. Binary ops also take a Python scalar operand
+near the ends of exp's range, ties at the kinks; each plain op also as a Tensor method and
+through its Python operator. Binary ops also take a Python scalar operand
 (directly and through the reflected operators), mixed float32/float64 operands under torch's
 promotion (a 0-d tensor does not widen a dimensioned one), ``alpha`` (add, sub),
 ``rounding_mode`` (div) and tensor bounds (clamp).
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 from hypothesis import strategies as st
@@ -35,15 +38,42 @@ _KINK = "kink at 0: |x| >= 0.1"
 
 
 def _binary(name, jax, domain_a="real", domain_b="real", variant="", **kw):
-    return OpSpec(name, FAMILY, variant, binary(domain_a, domain_b), jax, diff=(0, 1),
+    spec = OpSpec(name, FAMILY, variant, binary(domain_a, domain_b), jax, diff=(0, 1),
                   alias=True, bad_inputs=kw.pop("bad_inputs", _BCAST_BAD),
                   large=binary(domain_a, domain_b, large=True), regions=broadcast_regions(),
                   **kw)
+    return spec if variant else _call_forms(spec)
 
 
 def _unary(name, jax, domain="real", nonsmooth="", variant="", **kw):
-    return OpSpec(name, FAMILY, variant, unary(domain), jax, nonsmooth=nonsmooth,
+    spec = OpSpec(name, FAMILY, variant, unary(domain), jax, nonsmooth=nonsmooth,
                   large=large_unary(domain), regions=rank_regions(), **kw)
+    return spec if variant or name.startswith("nn.") else _call_forms(spec)
+
+
+# Python's operators for the ops that have one: ``x + y`` reaches Tensor.__add__, not add
+_OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+              "div": operator.truediv, "neg": operator.neg, "abs": abs}
+
+
+def _call_forms(spec):
+    """The op's plain spec also drawn as a Tensor method (``x.exp()``, ``x.add(y)``) and through
+    its operator (``x + y``, ``-x``, ``abs(x)``): each a path of its own into the library (a
+    ``form`` keyword the call reads, the small tier's; the large tier calls the function)."""
+    forms = ("function", "method") + (("operator",) if spec.name in _OPERATORS else ())
+
+    def call(fn, *args, form="function", **kw):
+        if form == "method":
+            return getattr(args[0], spec.name)(*args[1:], **kw)
+        return _OPERATORS[spec.name](*args) if form == "operator" else fn(*args, **kw)
+
+    jax = spec.jax
+    spec.examples = with_params(spec.examples, form=st.sampled_from(forms))
+    spec.call, spec.jax = call, lambda J, *args, form="function", **kw: jax(J, *args, **kw)
+    spec.regions = {**spec.regions,
+                    **{f"{f} form": (lambda ex, f=f: ex.kwargs.get("form", "function") == f)
+                       for f in forms}}
+    return spec
 
 
 def _values(name, jax, domain, diff=(0,), nonsmooth="", **kw):
