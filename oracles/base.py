@@ -82,9 +82,12 @@ class Backend:
         output; torch resizes them): (the outputs it returned, what the out tensors hold)."""
         raise NotApplicable(f"{self.name} has no out= form")
 
-    def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None):
+    def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None,
+              requires=None):
         """One recorded forward and its backward for ``cotangent`` (an array in any memory
-        layout, handed over as it is). ``twice``: backward with ``retain_graph=True``, then once
+        layout, handed over as it is). ``requires``: the arguments (of ``spec.diff``) that
+        require grad, all by default; the gradient of each other one is None unless the library
+        gave it one. ``twice``: backward with ``retain_graph=True``, then once
         more, accumulating. ``reuse=(c1, c2)``: the first output is used twice downstream, as
         ``y * c1 + y * c2``, and the backward starts from ones. ``alias=(i, j)``: one tensor is
         passed as arguments i and j (its gradient is reported for both)."""

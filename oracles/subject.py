@@ -99,8 +99,9 @@ class ModuleSubject(Backend):
         fn = functools.partial(fn, **bind) if bind else fn
         return (spec.call or (lambda f, *a, **k: f(*a, **k)))(fn, *args, **kwargs)
 
-    def _tensors(self, spec, example, requires_grad):
-        return [self.tensor(a, requires_grad and i in spec.diff) if isinstance(a, np.ndarray)
+    def _tensors(self, spec, example, requires_grad, requires=None):
+        requires = spec.diff if requires is None else requires
+        return [self.tensor(a, requires_grad and i in requires) if isinstance(a, np.ndarray)
                 else a for i, a in enumerate(example.args)]
 
     def forward(self, spec, example, no_grad=False):
@@ -124,8 +125,9 @@ class ModuleSubject(Backend):
         t = self.trace(spec, example, cotangent)
         return t.outputs, t.grads
 
-    def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None):
-        args = self._tensors(spec, example, True)
+    def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None,
+              requires=None):
+        args = self._tensors(spec, example, True, requires)
         if alias:
             args[alias[1]] = args[alias[0]]
         out = self.call(spec, args, example.kwargs)
@@ -138,17 +140,20 @@ class ModuleSubject(Backend):
             first.backward(self.tensor(cotangent), retain_graph=True)
         else:
             first.backward(self.tensor(cotangent))
-        grads = self._grads(spec, example, args)
+        grads = self._grads(spec, example, args, requires)
         again = None
         if twice:
             first.backward(self.tensor(cotangent))
-            again = self._grads(spec, example, args)
+            again = self._grads(spec, example, args, requires)
         return Trace(outputs, grads, as_outputs(out, _numpy), again)
 
-    def _grads(self, spec, example, args):
+    def _grads(self, spec, example, args, requires=None):
         grads = []
         for i in spec.diff:
             g = args[i].grad
+            if g is None and requires is not None and i not in requires:
+                grads.append(None)  # no gradient asked for, none given
+                continue
             grads.append(np.zeros(example.args[i].shape, example.args[i].dtype) if g is None
                          else np.array(_numpy(g)))
         return grads

@@ -19,8 +19,9 @@ class TorchBackend(Backend):
 
     def _call(self, spec, example, requires_grad, bind=None):
         torch = self.torch
-        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(
-                    requires_grad and i in spec.diff)
+        # requires_grad: every differentiable argument (True), none, or those of a tuple
+        wanted = spec.diff if requires_grad is True else requires_grad or ()
+        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(i in wanted)
                 if isinstance(a, np.ndarray) else a for i, a in enumerate(example.args)]
         try:
             fn = resolve(torch, spec.torch_name or spec.name, args)
@@ -34,6 +35,12 @@ class TorchBackend(Backend):
         with self.torch.no_grad():
             _, out = self._call(spec, example, False)
         return as_outputs(out, lambda t: t.numpy() if hasattr(t, "numpy") else t)
+
+    def depends(self, spec, example, i):
+        """Whether the op's (first) output requires grad when argument ``i`` alone does: False
+        where the call does not use it (a bound left out, an affine part switched off)."""
+        _, out = self._call(spec, example, (i,))
+        return bool((out[0] if isinstance(out, (tuple, list)) else out).requires_grad)
 
     def takes_out(self, spec):
         """Whether torch documents an ``out=`` argument for the op."""

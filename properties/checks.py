@@ -179,6 +179,8 @@ class _Example:
                 self.guard("cotangent", "self", layout, self._cotangent, layout)
             self.guard("retain_graph", "self", "contiguous", self._retain_graph)
             self.guard("reuse", "self", "contiguous", self._reuse)
+            if len(spec.diff) > 1:
+                self.guard("requires_grad", "self", "contiguous", self._one_requires_grad)
         if spec.alias and "torch" in self.oracles:
             self.guard("alias", "torch", "contiguous", self._alias)
         return self.out
@@ -532,6 +534,28 @@ class _Example:
         t = self.subject.trace(self.spec, _copy(self.ex), self.cot, reuse=(c1, c2))
         self._self_compare("reuse", "contiguous", self.got[1], t.grads, "vjp",
                            "an output used twice did not get both contributions")
+
+    def _one_requires_grad(self):
+        """Each differentiable argument alone requiring grad (the others plain tensors, as
+        constants and frozen weights are): its gradient is the one of the run where all do, and
+        no other argument gets one. An argument the call does not use (torch's output then
+        requires no grad) is left out."""
+        problems, worst, torch = [], 0.0, self.oracles.get("torch")
+        for n, i in enumerate(self.spec.diff):
+            if torch is not None and not torch.depends(self.spec, self.ex, i):
+                continue  # the call does not use it: torch's output needs no gradient either
+            t = self.subject.trace(self.spec, _copy(self.ex), self.cot, requires=(i,))
+            have = [g if m == n else want for m, (g, want) in enumerate(zip(t.grads,
+                                                                            self.got[1]))]
+            found, err = self._differences(self.got[1], have, "vjp",
+                                           "gradient differs from the run where all require it")
+            problems += [f"argument {i} alone: gradient {p}" for p in found]
+            problems += [f"argument {j} got a gradient while only argument {i} requires one"
+                         for m, j in enumerate(self.spec.diff)
+                         if m != n and t.grads[m] is not None]
+            worst = max(worst, err)
+        self.add("requires_grad", "self", "contiguous", "fail" if problems else "pass",
+                 error=worst, detail="; ".join(problems))
 
     def _alias(self):
         """One tensor passed as both differentiable arguments: gradients of both uses

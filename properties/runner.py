@@ -401,6 +401,7 @@ def expected_keys(spec, run_):
     if spec.diff:
         checks += [("vjp", o) for o in run_.oracles]
         checks += [("no_grad", "self"), ("retain_graph", "self"), ("reuse", "self")]
+        checks += [("requires_grad", "self")] if len(spec.diff) > 1 else []
     if spec.alias and "torch" in run_.oracles:
         checks.append(("alias", "torch"))
     if "torch" in run_.oracles and run_.oracles["torch"].takes_out(spec):

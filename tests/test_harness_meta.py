@@ -39,7 +39,7 @@ CATALOG = {m.name: importlib.import_module(f"{planted.__name__}.{m.name}")
            for m in pkgutil.iter_modules(planted.__path__) if not m.name.startswith("_")}
 # what the catalogue must hold: a defect of each kind the harness must see ...
 KINDS = {"inference path", "float32 only", "size threshold", "cotangent layout",
-         "second backward", "region", "argument form"}
+         "second backward", "region", "argument form", "partial requires_grad"}
 # ... and one in each family and each op group the issue names
 GROUPS = {"elementwise": "elementwise", "reduction": "reduction", "shape": "shape",
           "linalg": "linalg", "nn": "nn", "conv": "conv", "pool": "pool", "norm": "norm",

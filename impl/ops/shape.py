@@ -49,12 +49,19 @@ class Expand(Function):
 
 class Cat(Function):
     def forward(self, *arrays, dim, dtype):
+        # torch's legacy rule: 1-d empty tensors take no part (unless all are), yet stay inputs
+        # of the node: each gets its empty gradient, and one requiring grad makes the output so
         self.dim = dim
-        self.offsets = np.cumsum([a.shape[dim] for a in arrays])[:-1]
-        return np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=dim)
+        self.kept = [a.shape != (0,) for a in arrays]
+        if not any(self.kept):
+            self.kept[0] = True
+        parts = [a for a, k in zip(arrays, self.kept) if k]
+        self.offsets = np.cumsum([a.shape[dim] for a in parts])[:-1]
+        return np.concatenate([a.astype(dtype, copy=False) for a in parts], axis=dim)
 
     def backward(self, g):
-        return tuple(np.split(g, self.offsets, axis=self.dim))
+        pieces = iter(np.split(g, self.offsets, axis=self.dim))
+        return tuple(next(pieces) if k else np.zeros((0,), g.dtype) for k in self.kept)
 
 
 class Index(Function):
@@ -285,7 +292,7 @@ def cat(tensors, dim=0, *, axis=None):
         if x.shape[:d] + x.shape[d + 1:] != first[:d] + first[d + 1:]:
             raise RuntimeError(f"cat: Sizes of tensors must match except in dimension {d}: "
                                f"tensor {i} has shape {x.shape}, tensor 0 has shape {first}")
-    return Cat.apply(*parts, dim=d, dtype=dtype)
+    return Cat.apply(*tensors, dim=d, dtype=dtype)
 
 
 @takes_out
