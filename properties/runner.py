@@ -58,7 +58,7 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile(max_examples=3, large=1, second_opinion=3, derandomize=True, cover=False),
+    "quick": Profile(max_examples=3, large=1, second_opinion=1, derandomize=True, cover=False),
     "ci": Profile(max_examples=10, large=2, second_opinion=3, derandomize=True, cover=True),
     "deep": Profile(max_examples=150, large=8, second_opinion=150, derandomize=False, cover=True,
                     shrink=True, database=True),
