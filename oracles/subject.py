@@ -99,25 +99,25 @@ class ModuleSubject(Backend):
         fn = functools.partial(fn, **bind) if bind else fn
         return (spec.call or (lambda f, *a, **k: f(*a, **k)))(fn, *args, **kwargs)
 
-    def _tensors(self, spec, example, requires_grad, requires=None):
-        requires = spec.diff if requires is None else requires
-        return [self.tensor(a, requires_grad and i in requires) if isinstance(a, np.ndarray)
-                else a for i, a in enumerate(example.args)]
+    def _tensors(self, example, requires=()):
+        """The example's arrays as tensors, those at the indices ``requires`` requiring grad."""
+        return [self.tensor(a, i in requires) if isinstance(a, np.ndarray) else a
+                for i, a in enumerate(example.args)]
 
     def forward(self, spec, example, no_grad=False):
         if not no_grad:
-            out = self.call(spec, self._tensors(spec, example, False), example.kwargs)
+            out = self.call(spec, self._tensors(example), example.kwargs)
             return as_outputs(out, _numpy)
         if not hasattr(self.module, "no_grad"):
             raise NotApplicable(f"{self.name} has no no_grad")
-        args = self._tensors(spec, example, True)
+        args = self._tensors(example, spec.diff)
         with self.module.no_grad():
             out = self.call(spec, args, example.kwargs)
         return as_outputs(out, _numpy)
 
     def forward_out(self, spec, example, dtypes):
         outs = [self.tensor(np.empty(0, d)) for d in dtypes]
-        out = self.call(spec, self._tensors(spec, example, False), example.kwargs,
+        out = self.call(spec, self._tensors(example), example.kwargs,
                         {"out": outs[0] if len(outs) == 1 else tuple(outs)})
         return as_outputs(out, _numpy), as_outputs(outs, _numpy)
 
@@ -127,7 +127,7 @@ class ModuleSubject(Backend):
 
     def trace(self, spec, example, cotangent, twice=False, reuse=None, alias=None,
               requires=None):
-        args = self._tensors(spec, example, True, requires)
+        args = self._tensors(example, spec.diff if requires is None else requires)
         if alias:
             args[alias[1]] = args[alias[0]]
         out = self.call(spec, args, example.kwargs)

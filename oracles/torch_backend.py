@@ -17,11 +17,11 @@ class TorchBackend(Backend):
 
         self.torch = torch
 
-    def _call(self, spec, example, requires_grad, bind=None):
+    def _call(self, spec, example, requires=(), bind=None):
+        """The op on the example's arrays as tensors, those at the indices ``requires`` requiring
+        grad; ``bind``: keywords bound to the op itself (out=)."""
         torch = self.torch
-        # requires_grad: every differentiable argument (True), none, or those of a tuple
-        wanted = spec.diff if requires_grad is True else requires_grad or ()
-        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(i in wanted)
+        args = [torch.from_numpy(np.array(a, order="C")).requires_grad_(i in requires)
                 if isinstance(a, np.ndarray) else a for i, a in enumerate(example.args)]
         try:
             fn = resolve(torch, spec.torch_name or spec.name, args)
@@ -33,7 +33,7 @@ class TorchBackend(Backend):
 
     def forward(self, spec, example, no_grad=True):
         with self.torch.no_grad():
-            _, out = self._call(spec, example, False)
+            _, out = self._call(spec, example)
         return as_outputs(out, lambda t: t.numpy() if hasattr(t, "numpy") else t)
 
     def depends(self, spec, example, i):
@@ -53,12 +53,12 @@ class TorchBackend(Backend):
         torch = self.torch
         outs = [torch.empty(0, dtype=getattr(torch, np.dtype(d).name)) for d in dtypes]
         with torch.no_grad():
-            _, out = self._call(spec, example, False,
-                                {"out": outs[0] if len(outs) == 1 else tuple(outs)})
+            _, out = self._call(spec, example,
+                                bind={"out": outs[0] if len(outs) == 1 else tuple(outs)})
         return as_outputs(out, lambda t: t.numpy()), as_outputs(outs, lambda t: t.numpy())
 
     def vjp(self, spec, example, cotangent):
-        args, out = self._call(spec, example, True)
+        args, out = self._call(spec, example, spec.diff)
         first = out[0] if isinstance(out, (tuple, list)) else out
         inputs = [args[i] for i in spec.diff]
         grads = self.torch.autograd.grad(first, inputs, self.torch.from_numpy(cotangent),

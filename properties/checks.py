@@ -168,6 +168,7 @@ class _Example:
             self._accuracy("vjp", got[1])
         self._dtypes()
         self._inference()
+        self._out_form()
         if fd and spec.fd and spec.diff and self.dtype == FLOAT64 and not any(
                 ex.args[i].dtype != FLOAT64 for i in spec.diff):
             self.guard("fd", "fd", "contiguous", self._finite_differences)
@@ -380,7 +381,6 @@ class _Example:
             self._self_compare("inference", "contiguous", self.got[0], outs, "forward",
                                "differs from the recording run's output",
                                exact=self.spec.exact_layouts)
-        self._out_form()
         if not self.spec.diff:
             return
         outs = self.guard("no_grad", "self", "contiguous",
@@ -409,7 +409,7 @@ class _Example:
         if found is not None:
             returned, written = found
             problems, _ = self._differences(self.got[0], written, "forward",
-                                                "the out tensor differs from the output", True)
+                                            "the out tensor differs from the output", True)
             self._self_compare("out", "contiguous", self.got[0], returned, "forward",
                                "the output returned with out= differs", problems, exact=True)
 
