@@ -7,6 +7,10 @@
 """
 
 __version__ = "0.1.0"
+# For the conformance harness (a subject declares its conventions): impl's errors name the op,
+# and its results do not depend on the inputs' memory layouts, to the bit
+__tenshell_name_the_op__ = True
+__tenshell_exact_layouts__ = True
 
 from impl._grad_mode import enable_grad, is_grad_enabled, no_grad
 from impl._kernels.parallel import get_num_threads, set_num_threads

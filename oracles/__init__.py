@@ -1,27 +1,26 @@
 """Backends that compute an op's outputs and VJPs: torch, jax, finite differences, subjects.
 
-Oracles and subjects share one protocol (:mod:`oracles.base`): forward and VJP of an OpSpec on an
-Example. ``backend(name)`` makes one by name; :func:`oracles.subject.load_subject` also takes
-``package.module[:object]`` for a library under test.
+Oracles and subjects share one protocol (:mod:`oracles.base`), and adapters build it for any
+tape-style or functional library (:mod:`oracles.adapter`). ``backend(name)`` gives the shared
+oracle instance by name; :func:`oracles.subject.load_subject` finds a library under test.
 """
 
 _CACHE = {}
 
 
 def backend(name):
-    """The shared instance of backend ``name`` (torch, jax or impl)."""
+    """The shared instance of backend ``name``: the torch or jax oracle, or impl."""
     if name not in _CACHE:
         if name == "torch":
-            from oracles.torch_backend import TorchBackend as cls
+            from oracles.torch_backend import TorchBackend as make
         elif name == "jax":
-            from oracles.jax_backend import JaxBackend as cls
+            from oracles.jax_backend import JaxBackend as make
         elif name == "impl":
-            import impl
-            from oracles.subject import ModuleSubject
+            from oracles.subject import load_subject
 
-            _CACHE[name] = ModuleSubject(impl, "impl")
-            return _CACHE[name]
+            def make():
+                return load_subject("impl")
         else:
             raise ValueError(f"unknown backend {name!r}: use torch, jax or impl")
-        _CACHE[name] = cls()
+        _CACHE[name] = make()
     return _CACHE[name]

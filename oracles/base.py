@@ -4,14 +4,23 @@
 differentiable one); ``vjp(spec, example, cotangent)`` returns ``(outputs, grads)`` with one
 gradient per differentiable argument (``spec.diff``), computed for the given cotangent of the
 first output. A subject also answers ``forward(..., no_grad=True)`` (its inputs require grad, the
-call runs with recording off), :meth:`Backend.forward_out` (torch's documented ``out=`` form)
-and :meth:`Backend.trace`, the engine-level run the checks use:
-cotangents in any memory layout, a second backward, an output used twice, one tensor passed as
-two arguments. A backend that cannot run an op raises :class:`Unsupported`; one that cannot do
-what a check asks (it has no ``retain_graph``, say) raises :class:`NotApplicable`.
+call runs with recording off), :meth:`Backend.forward_out` (torch's documented ``out=`` form),
+:meth:`Backend.trace`, the engine-level run the checks use (cotangents in any memory layout, a
+second backward, an output used twice, one tensor passed as two arguments), and
+:meth:`Backend.stepper`, one forward and backward to time. A backend that cannot run an op
+raises :class:`Unsupported`; one that cannot do what a check asks raises :class:`NotApplicable`
+or, better, declares it in ``cannot`` (the check's rows then say "not applicable" without
+running).
 
-The protocol's own types live here, below the harness: :class:`Example` (one drawn input) and
-:func:`resolve` (an op by its public name).
+How a library differs from torch is data on its backend, not code in the checks: ``cannot``,
+``conventions`` (whose answer it gives where torch and JAX disagree), ``errors`` (which of its
+exception types stand for torch's), ``name_the_op`` (whether bad-input messages must name the
+op) and ``unsupported`` (what it declares it lacks). Tape-style and functional libraries get the
+generic methods from :mod:`oracles.adapter` and fill in a few primitives.
+
+The protocol's own types live here, below the harness: :class:`Example` (one drawn input),
+:class:`Op` (an op as a library spells it, what a spec's ``call`` receives) and :func:`resolve`
+(an op by its public name).
 """
 
 from __future__ import annotations
@@ -68,8 +77,67 @@ class Trace:
     grads_again: list | None = None
 
 
+class Op:
+    """An op as one library spells it: what a spec's ``call`` receives as its first argument.
+    Calling it calls the library's function (with ``bind``'s keywords); what a call form needs
+    besides comes from the backend: torch's ``x.<name>`` (:meth:`method`), a dtype by torch's
+    name, a float constant in an input's dtype (:meth:`like`), a 0-d integer tensor."""
+
+    def __init__(self, fn, backend, bind=None):
+        self.fn, self.backend, self.bind = fn, backend, bind or {}
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs, **self.bind)
+
+    def method(self, x, name):
+        return self.backend.method(x, name)
+
+    def dtype(self, name):
+        return self.backend.dtype(name)
+
+    def like(self, t, x):
+        return self.backend.like(t, x)
+
+    def scalar(self, value):
+        return self.backend.scalar(value)
+
+
 class Backend:
     name = "?"
+    cannot: dict = {}  # check -> why this backend cannot do it (its rows: not applicable)
+    conventions: dict = {}  # spec id, op name or "*" -> "torch" or "jax" (default: the spec's)
+    errors: dict = {}  # torch's exception type -> this library's types that stand for it
+    name_the_op = False  # bad-input messages must name the op
+    exact_layouts = False  # results bit for bit the same whatever the inputs' memory layout
+    #                        (else: within the accuracy allowance; torch picks kernels by layout)
+    unsupported: dict = {}  # spec id, op name or "*" -> None (the whole op) or the arguments
+    #                         (keywords, or "positional") it lacks
+    xfail: dict = {}  # (op, check, oracle, dtype, layout) pattern ("*": any) -> the documented
+    #                   difference from torch that makes such rows fail
+    allowed: frozenset = frozenset()  # op names or spec ids the run allows to be unsupported
+
+    def declares(self, spec, argument):
+        """Whether the backend declares (or the run allows) ``spec`` unsupported, entirely or in
+        ``argument``."""
+        for key in (spec.id, spec.name, "*"):
+            if key in self.allowed:
+                return True
+            if key in self.unsupported and (self.unsupported[key] is None
+                                            or argument in self.unsupported[key]):
+                return True
+        return False
+
+    def convention(self, spec):
+        """Whose answer ("torch" or "jax") this backend gives where the two disagree."""
+        for key in (spec.id, spec.name, "*"):
+            if key in self.conventions:
+                return self.conventions[key]
+        return spec.convention
+
+    def raises_like(self, exc, torch_types):
+        """Whether ``exc`` is this library's way of raising one of ``torch_types``."""
+        kinds = tuple(k for t in torch_types for k in (t, *self.errors.get(t, ())))
+        return isinstance(exc, kinds)
 
     def forward(self, spec, example, no_grad=False):
         raise NotImplementedError
@@ -92,6 +160,11 @@ class Backend:
         ``y * c1 + y * c2``, and the backward starts from ones. ``alias=(i, j)``: one tensor is
         passed as arguments i and j (its gradient is reported for both)."""
         raise NotApplicable(f"{self.name} does not trace its engine")
+
+    def stepper(self, spec, example, cotangent):
+        """A zero-argument callable running one forward of the op and its backward for
+        ``cotangent`` (inputs prepared once, outside it): what a benchmark times."""
+        raise NotApplicable(f"{self.name} cannot be timed")
 
 
 def as_outputs(out, to_numpy):

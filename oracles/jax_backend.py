@@ -1,12 +1,14 @@
-"""JAX as a second oracle: each spec's own jax function, VJPs by ``jax.vjp`` (x64 enabled)."""
+"""JAX as a second oracle, or as the subject: each spec's own jax function (the harness's JAX
+spelling of the op), VJPs by ``jax.vjp`` (x64 enabled), as a functional adapter."""
 
 from __future__ import annotations
 
+import collections
 import types
 
 import numpy as np
 
-from oracles.base import Backend, as_outputs
+from oracles.adapter import FunctionalAdapter
 
 # Each call is one jit-compiled function: eager JAX would compile every primitive of the op
 # separately for each new shape, several times slower for these one-off calls. The oracle's
@@ -16,14 +18,18 @@ from oracles.base import Backend, as_outputs
 # measured, not assumed). On large inputs the run costs more than the compile (an unoptimized
 # float64 grouped convolution's VJP: 11-16 s instead of 2.5 s), so they compile as usual. A spec
 # adds options its jax function needs (``OpSpec.jax_options``: conv2d turns off the algebraic
-# simplifier, which aborts jaxlib 0.10.2 on some float64 convolution weight gradients). This
-# applies to the oracle's compiles only, never to a user's JAX.
+# simplifier, which aborts jaxlib 0.10.2 on some float64 convolution weight gradients). JAX as
+# the subject compiles the same way: a run compiles thousands of one-off functions.
 QUICK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
 LARGE = 20_000  # elements in the arguments above which the compiled code's speed matters more
 
 
-class JaxBackend(Backend):
+class JaxBackend(FunctionalAdapter):
+    """JAX through each spec's own jax function, jit-compiled and cached per shape and dtype:
+    the oracle, or the subject (where torch and JAX disagree it gives JAX's answer)."""
+
     name = "jax"
+    CACHED = 256  # compiled functions kept (the finite-difference checks call one repeatedly)
 
     def __init__(self):
         import jax
@@ -34,37 +40,39 @@ class JaxBackend(Backend):
 
         self.jax = jax
         self.J = types.SimpleNamespace(jax=jax, jnp=jnp, lax=jax.lax, nn=jax.nn)
+        self._cache = collections.OrderedDict()
 
-    def _fn(self, spec, example):
-        """The op as a function of its differentiable arguments only."""
-        args = list(example.args)
+    def function(self, spec, example):
+        return lambda *args: spec.jax(self.J, *args, **example.kwargs)
 
-        def f(*diff_args):
-            for i, a in zip(spec.diff, diff_args):
-                args[i] = a
-            return spec.jax(self.J, *args, **example.kwargs)
-        return f
+    def pullback(self, f, primals, g):
+        y, pullback, aux = self.jax.vjp(f, *primals, has_aux=True)
+        return (y, aux), pullback(g.astype(y.dtype))
 
-    def _compiled(self, spec, fn, *args):
-        size = sum(np.size(a) for a in self.jax.tree_util.tree_leaves(args))
-        options = {**({} if size > LARGE else QUICK_COMPILE), **spec.jax_options}
-        return self.jax.jit(fn).lower(*args).compile(compiler_options=options)(*args)
+    def run(self, spec, key, fn, *arrays):
+        leaves = self.jax.tree_util.tree_leaves(arrays)
+        key = (key, tuple((np.shape(a), np.result_type(a).str) for a in leaves))
+        compiled = self._cache.pop(key, None)
+        if compiled is None:
+            size = sum(np.size(a) for a in leaves)
+            options = {**({} if size > LARGE else QUICK_COMPILE),
+                       **spec.jax_options}
+            compiled = self.jax.jit(fn).lower(*arrays).compile(compiler_options=options)
+        self._cache[key] = compiled
+        while len(self._cache) > self.CACHED:
+            self._cache.popitem(last=False)
+        return self.jax.block_until_ready(compiled(*arrays))
 
-    def forward(self, spec, example, no_grad=False):
-        diff = [example.args[i] for i in spec.diff]
-        return as_outputs(self._compiled(spec, self._fn(spec, example), *diff), np.asarray)
 
-    def vjp(self, spec, example, cotangent):
-        f = self._fn(spec, example)
-        jax = self.jax
+class JaxSubject(JaxBackend):
+    """JAX as the subject: each op through the harness's own JAX spelling of torch's op (the
+    oracle's)."""
 
-        def first(*diff_args):
-            out = f(*diff_args)
-            outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
-            return outs[0], outs
+    cannot = {**JaxBackend.cannot, "bad_input":
+              "is called through the harness's JAX spelling of each torch op, written for "
+              "valid arguments: rejecting torch's bad arguments is torch's API, not JAX's"}
+    conventions = {"*": "jax"}
+    xfail = {("*[subnormal]", "*", "*", "*", "*"):
+             "XLA's CPU backend flushes subnormal results to zero (jax.jit(lambda a, b: a + b)"
+             "(1e-39, 1e-39) in float32 is 0)"}
 
-        def step(diff_args, cot):
-            y, pullback, outs = jax.vjp(first, *diff_args, has_aux=True)
-            return outs, pullback(cot.astype(y.dtype))
-        outs, grads = self._compiled(spec, step, [example.args[i] for i in spec.diff], cotangent)
-        return as_outputs(outs, np.asarray), [np.asarray(g) for g in grads]

@@ -9,10 +9,11 @@ large one, until the region's predicate holds).
 
 One row per (op, check, oracle, dtype, layout) holds how many examples ran, the worst subject
 error and the tolerance it was held to, the oracles' own errors, the time, and a status: pass,
-fail, xfail (a failure the spec expects, with its reason), xpass (an expected failure that did
-not happen: unexpected), unsupported (declared by the subject or allowed by the run; undeclared
-it is a failure), not-applicable (the subject cannot do what the check asks), oracle-disagree,
-or not-exercised: a row the spec should produce — a check, a layout, a region — that no example
+fail, xfail (a failure the subject declares a known difference from torch, with its reason;
+a row it matches that passes stays pass: the difference depends on the example), unsupported
+(declared by the subject or allowed by the run; undeclared it is a failure), not-applicable
+(the subject cannot do what the check asks), oracle-disagree, or not-exercised: a row the spec
+should produce — a check, a layout, a region — that no example
 reached (unexpected in ``ci`` and ``deep``). The first failing example of a row is saved as a
 repro file with a one-line command that reruns it.
 """
@@ -70,7 +71,7 @@ RANK = {"pass": 0, "not-applicable": 1, "unsupported": 2, "oracle-disagree": 3,
 def unexpected(status, profile):
     """Whether a row's status fails the run in ``profile`` (a Profile or its name)."""
     profile = PROFILES[profile] if isinstance(profile, str) else profile
-    return status in ("fail", "xpass") or (status == "not-exercised" and profile.cover)
+    return status == "fail" or (status == "not-exercised" and profile.cover)
 
 
 @dataclass
@@ -224,7 +225,6 @@ class Run:
     out_dir: str | None = None
     subject_name: str = "impl"
     config: dict | None = None  # make_run's arguments, to rebuild the run in worker processes
-    name_the_op: bool = True  # bad-input messages must name the op (impl's convention)
 
     def spec_rows(self, spec):
         """Every row of one spec: the example checks over both dtypes, its regions, its bad
@@ -235,10 +235,11 @@ class Run:
         def record(outcomes, dtype, example, seed, oracles=()):
             failed = False
             for o in outcomes:
-                if o.status == "unsupported" and not self._declared(spec, o.argument):
+                if o.status == "unsupported" and not self.subject.declares(spec, o.argument):
                     o.status = "fail"
                     o.detail = ("unsupported, and the subject does not declare it "
-                                f"(__tenshell_unsupported__ or --allow-unsupported): {o.detail}")
+                                f"(its adapter's unsupported, a module's __tenshell_unsupported__, "
+                                f"or --allow-unsupported): {o.detail}")
                 row = rows.get(o.key) or rows.setdefault(o.key, Row(*o.key))
                 row.add(o)
                 if o.status != "fail":
@@ -258,17 +259,12 @@ class Run:
                     row.status, row.detail = "not-exercised", "no example reached this region"
                 rows[(spec.id, "region", "-", dtype, name)] = row
         if "torch" in self.oracles:
-            record(check_bad_inputs(spec, self.subject, self.oracles["torch"],
-                                    self.name_the_op), None, None, 0)
+            record(check_bad_inputs(spec, self.subject, self.oracles["torch"]), None, None, 0)
         for key in expected_keys(spec, self):
             if key not in rows:
                 rows[key] = Row(*key, status="not-exercised",
                                 detail="no example exercised this check")
         return self._apply_xfail(spec, list(rows.values()))
-
-    def _declared(self, spec, argument):
-        declares = getattr(self.subject, "declares", None)
-        return bool(declares and declares(spec, argument))
 
     def _examples(self, spec, dtype, record, rows):
         """Run the checks on every example of ``spec`` in ``dtype``; the drawn record."""
@@ -375,21 +371,24 @@ class Run:
         return set(self.oracles) | ({"fd"} if self.fd else set())
 
     def _apply_xfail(self, spec, rows):
-        matched = set()
+        """The subject's declared differences (``xfail``: (op, check, oracle, dtype, layout)
+        patterns, ``*`` for any; the op a name, a spec id or ``*`` and the end of spec ids, as
+        ``*[subnormal]``) to the reason: a failing row one matches is xfail, with the reason."""
+        xfail = {k: v for k, v in self.subject.xfail.items() if _names(k[0], spec)}
         for row in rows:
-            for key, reason in spec.xfail.items():
-                if not all(k in ("*", v) for k, v in zip(key, (row.check, row.oracle, row.dtype,
-                                                                  row.layout))):
-                    continue
-                matched.add(key)
-                if row.status == "fail":
+            for key, reason in xfail.items():
+                if row.status == "fail" and all(k in ("*", v) for k, v in zip(
+                        key[1:], (row.check, row.oracle, row.dtype, row.layout))):
                     row.status, row.detail = "xfail", f"{reason} ({row.detail})"
-                elif row.status == "pass":
-                    row.status, row.detail = "xpass", f"expected to fail: {reason}"
-        for key in set(spec.xfail) - matched:
-            rows.append(Row(spec.id, *key, status="fail",
-                            detail=f"xfail {key} matches no row: {spec.xfail[key]}"))
+                    break
         return rows
+
+
+def _names(pattern, spec):
+    """Whether an op pattern (a public name, a spec id, ``*`` or ``*`` and the end of spec ids)
+    names ``spec``."""
+    return pattern in (spec.id, spec.name) or pattern.startswith("*") and spec.id.endswith(
+        pattern[1:])
 
 
 def expected_keys(spec, run_):

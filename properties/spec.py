@@ -17,7 +17,7 @@ from typing import Any, Callable  # noqa: UP035
 
 import numpy as np
 
-from oracles.base import Example, resolve  # noqa: F401  (the protocol's types, re-exported)
+from oracles.base import Example
 
 
 @dataclass
@@ -39,7 +39,6 @@ class OpSpec:
     examples: Any = None  # Hypothesis strategy of Example
     jax: Callable = None  # (J, *args, **kwargs) -> output, J a namespace with jnp, lax, nn, jax
     diff: tuple = (0,)  # indices of the differentiable (float) arguments
-    torch_name: str | None = None  # when torch spells it otherwise
     call: Callable | None = None  # (fn, *args, **kwargs) -> output, when not fn(*args, **kwargs)
     accumulation: Callable[[Example], int] = lambda ex: 1  # terms summed per output element
     tolerance_factor: float = 4.0  # subject error may be this many times the oracles' own
@@ -48,12 +47,10 @@ class OpSpec:
     bad_inputs: list = field(default_factory=list)
     bench_shapes: list = field(default_factory=list)  # (label, () -> Example) to time
     bench_target: float = 1.5  # the largest acceptable subject/torch time ratio
-    mygrad: Callable | None = None  # (mg, *args, **kwargs) -> output, to time MyGrad too
     fd: bool = True  # run the finite-difference checks (off for examples at non-smooth points)
     layouts: bool = True  # run the memory-layout check (needs array inputs)
     exact_layouts: bool = True  # layouts must match the contiguous run bit for bit
     alias: bool = False  # also call with one tensor passed as both differentiable inputs
-    xfail: dict = field(default_factory=dict)  # (check, oracle, dtype, layout) -> reason
     large: Any = None  # Hypothesis strategy of Example: the large tier (real sizes)
     regions: dict = field(default_factory=dict)  # name -> (Example -> bool): what must be hit
     cases: list = field(default_factory=list)  # (name, Example): curated edge cases

@@ -1,16 +1,16 @@
 """Timing benchmarks: the subject against torch, JAX and MyGrad in one run, as ratios.
 
 Op benchmarks come from the registry: every OpSpec with ``bench_shapes`` is timed forward +
-backward (a fixed random cotangent) on each library — torch eagerly, JAX as one jit-compiled
-function (compile time excluded), MyGrad where the spec says how to call it. Inputs are built
-once per library, so only the op and its backward are timed. One more benchmark times the
+backward (a fixed random cotangent) on each library through its adapter's ``stepper``
+(:mod:`oracles.adapter`) — torch and MyGrad eagerly, JAX as one
+jit-compiled function (compile time excluded); a library without the op is left out of that
+benchmark. Inputs are built once per library, so only the op and its backward are timed. One more benchmark times the
 engine itself: 1,000 tiny elementwise ops. Thread counts are equal (torch's intra-op threads and
 the BLAS pool), and the libraries' repeats are interleaved so drift hits all alike.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import platform
@@ -19,6 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from oracles.base import NotApplicable, Unsupported
 
 
 @dataclass
@@ -42,117 +44,54 @@ class Result:
 # -- op benchmarks from the registry ----------------------------------------------------------
 
 
-def _torch_like(lib, spec, ex, cot):
-    """forward+backward of ``spec`` on a torch-shaped library (impl, torch, a subject module)."""
-    from properties.spec import resolve
-
-    make = lib.from_numpy
-    args = [make(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in ex.args]
-    for i in spec.diff:
-        args[i].requires_grad_(True)
-    name = spec.torch_name if lib.__name__ == "torch" and spec.torch_name else spec.name
-    fn = resolve(lib, name, args)
-    call = spec.call or (lambda f, *a, **k: f(*a, **k))
-    g = make(cot)
-    leaves = [args[i] for i in spec.diff]
-
-    def run():
-        for t in leaves:
-            t.grad = None
-        out = call(fn, *args, **ex.kwargs)
-        (out[0] if isinstance(out, (tuple, list)) else out).backward(g)
-    return run
+def _setup(library, spec, ex, cot):
+    """() -> the step of ``library`` (a backend) timing ``spec`` on ``ex``: one forward and
+    backward through its adapter (torch and MyGrad eagerly, JAX as one jit-compiled function,
+    compiled outside the timing)."""
+    return lambda: library.stepper(spec, ex, cot)
 
 
-def _jax(spec, ex, cot):
+def op_benchmarks(specs, libraries):
+    """A benchmark per ``bench_shapes`` entry of ``specs``, timed on ``libraries`` (name ->
+    backend, the subject's name "subject")."""
     from oracles import backend
 
-    jb = backend("jax")
-    jax = jb.jax
-    args = list(ex.args)
-
-    def f(*diff):
-        a = list(args)
-        for i, d in zip(spec.diff, diff):
-            a[i] = d
-        out = spec.jax(jb.J, *a, **ex.kwargs)
-        return out[0] if isinstance(out, (tuple, list)) else out
-
-    def fwd_bwd(c, *d):
-        # The output is returned and the cotangent is an argument: otherwise XLA drops the
-        # forward and folds a linear op's whole backward into a constant.
-        out, pullback = jax.vjp(f, *d)
-        return out, pullback(c)
-
-    step = jax.jit(fwd_bwd)
-    diff = [jax.device_put(args[i]) for i in spec.diff]
-    c = jax.device_put(cot)
-    step(c, *diff)  # compile outside the timing
-
-    def run():
-        jax.block_until_ready(step(c, *diff))
-    return run
-
-
-def _mygrad(spec, ex, cot):
-    import mygrad as mg
-
-    args = [mg.tensor(a) if i in spec.diff else a for i, a in enumerate(ex.args)]
-
-    def run():
-        out = spec.mygrad(mg, *args, **ex.kwargs)
-        out.backward(cot)
-        for i in spec.diff:
-            args[i].null_grad()
-    return run
-
-
-def op_benchmarks(specs, subject_module):
     benches = []
     for spec in specs:
         for label, make in spec.bench_shapes:
             ex = make().cast(np.float32, spec.diff)
-            from oracles import backend
-
             out = backend("torch").forward(spec, ex)[0]
             cot = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
-            setups = {
-                "subject": lambda s=spec, e=ex, c=cot: _torch_like(subject_module, s, e, c),
-                "torch": lambda s=spec, e=ex, c=cot: _torch_like(importlib.import_module(
-                    "torch"), s, e, c),
-                "jax": lambda s=spec, e=ex, c=cot: _jax(s, e, c),
-            }
-            if spec.mygrad is not None:
-                setups["mygrad"] = lambda s=spec, e=ex, c=cot: _mygrad(s, e, c)
-            benches.append(Benchmark(f"{spec.id} {label}", f"{spec.id} forward+backward, "
-                                     f"{label}, float32", setups, spec.bench_target))
+            benches.append(Benchmark(
+                f"{spec.id} {label}", f"{spec.id} forward+backward, {label}, float32",
+                {name: _setup(lib, spec, ex, cot) for name, lib in libraries.items()},
+                spec.bench_target))
     return benches
 
 
 # -- the engine's own overhead ----------------------------------------------------------------
 
 
-def _engine_chain(lib):
-    # 1,000 small elementwise ops: measures per-op graph overhead, not arithmetic.
-    x = lib.from_numpy(np.random.default_rng(0).standard_normal(16).astype(np.float32))
-    x.requires_grad_(True)
-    cot = lib.ones(16)
-
-    def run():
-        x.grad = None
-        y = x
-        for _ in range(250):
-            y = lib.tanh(y * 1.0001 + x) - 0.5
-        y.backward(cot)
-    return run
+def _chain(fn, x):
+    # 1,000 small elementwise ops: per-op graph overhead, not arithmetic
+    y = x
+    for _ in range(250):
+        y = fn(y * 1.0001 + x) - 0.5
+    return y
 
 
-def engine_benchmark(subject_module):
-    torch = importlib.import_module("torch")
+def engine_benchmark(libraries):
+    from oracles.base import Example
+    from properties.spec import OpSpec
+
+    # an op spec of its own: tanh, called through the chain
+    chain = OpSpec("tanh", "engine", "chain", call=_chain, jax=lambda J, x: _chain(J.jnp.tanh, x))
+    ex = Example((np.random.default_rng(0).standard_normal(16).astype(np.float32),))
+    cot = np.ones(16, np.float32)
     return Benchmark("engine_chain_1000",
                      "1,000 elementwise ops on 16-element tensors, forward+backward",
-                     {"subject": lambda: _engine_chain(subject_module),
-                      "torch": lambda: _engine_chain(torch)}, 3.0)
+                     {name: _setup(lib, chain, ex, cot) for name, lib in libraries.items()},
+                     3.0)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -195,35 +134,53 @@ def _time_per_call(fn, min_seconds=0.05):
         n *= 2
 
 
-def all_benchmarks(subject_module):
+def all_benchmarks(libraries):
     from properties.spec import load_registry
 
-    return [engine_benchmark(subject_module)] + op_benchmarks(
-        [s for s in load_registry().values() if s.bench_shapes], subject_module)
+    return [engine_benchmark(libraries)] + op_benchmarks(
+        [s for s in load_registry().values() if s.bench_shapes], libraries)
+
+
+def _libraries(subject, names, progress):
+    """{"subject": the subject's backend, and each of ``names`` (torch always) that loads}."""
+    from oracles.base import Backend
+    from oracles.subject import load_subject
+
+    found = {"subject": subject if isinstance(subject, Backend) else load_subject(subject)}
+    for name in dict.fromkeys(("torch", *names)):
+        if name == subject:
+            continue  # timed as the subject
+        try:
+            found[name] = load_subject(name)
+        except ImportError as exc:
+            progress(f"{name} not timed ({exc})")
+    return found
 
 
 def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch", "jax", "mygrad"),
         progress=print):
-    """Run the benchmarks whose names contain one of ``names`` (all by default)."""
+    """Run the benchmarks whose names contain one of ``names`` (all by default), timing the
+    subject and ``libraries`` through their adapters."""
     threads = threads or os.cpu_count()
-    module = importlib.import_module(subject)
-    meta = {"threads": set_threads(threads, module), "python": platform.python_version(),
-            "machine": platform.machine(), "cpus": os.cpu_count(), "subject": subject}
-    chosen = [b for b in all_benchmarks(module)
-              if not names or any(n in b.name for n in names)]
+    libs = _libraries(subject, libraries, progress)
+    meta = {"threads": set_threads(threads, getattr(libs["subject"], "module", None)),
+            "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "subject": subject}
+    chosen = [b for b in all_benchmarks(libs) if not names or any(n in b.name for n in names)]
     if names and not chosen:
         raise SystemExit(f"tenshell bench: no benchmark matches {', '.join(names)}")
     results = []
     for bench in chosen:
         fns = {}
         for lib, setup in bench.setups.items():
-            if lib == "subject" or lib in libraries:
-                try:
-                    fns[lib] = setup()
-                except ImportError as exc:
-                    progress(f"{bench.name}: {lib} skipped ({exc})")
-        for fn in fns.values():
-            fn()  # warm up
+            try:
+                fn = setup()
+                fn()  # warm up, and find what the library cannot run
+                fns[lib] = fn
+            except (Unsupported, NotApplicable) as exc:
+                progress(f"{bench.name}: {lib} not timed ({str(exc).splitlines()[0]})")
+        if "subject" not in fns or "torch" not in fns:
+            continue
         samples = {lib: [] for lib in fns}
         for _ in range(repeats):
             for lib, fn in fns.items():

@@ -5,7 +5,8 @@ import inspect
 
 import impl
 import impl.nn.functional as F
-from properties.spec import load_registry, resolve
+from oracles.base import resolve
+from properties.spec import load_registry
 
 # Public callables that compute nothing differentiable: constructors, dtype and mode helpers,
 # comparisons and index-valued ops.

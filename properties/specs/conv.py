@@ -319,20 +319,6 @@ def _bench(n, c, cout, size, kernel, stride, padding):
             f"batch {n}", make)
 
 
-def _mygrad_conv2d(mg, x, weight, bias, stride, padding, dilation, groups):
-    """MyGrad's conv_nd (timing only): it wants the stride to divide the padded size minus the
-    kernel, so the input loses the rows and columns torch would not reach anyway — the same
-    work and output shape (the values at the border differ: they are not compared)."""
-    from mygrad.nnet.layers import conv_nd
-
-    h, w = x.shape[2:]
-    k = weight.shape[2]
-    cut = [(size + 2 * padding - k) % stride for size in (h, w)]
-    x = x[:, :, :h - cut[0], :w - cut[1]]
-    out = conv_nd(x, weight, stride=stride, padding=padding, dilation=dilation)
-    return out + bias[None, :, None, None]
-
-
 def _quiet(fn, *args, **kwargs):
     """torch warns that 'same' padding of an even kernel may copy the input (its own cost)."""
     with warnings.catch_warnings():
@@ -360,7 +346,7 @@ register(
     _spec("bias", _COMMON + _BATCH + _STRIDES + _PADDINGS + (
               "1x1 kernel", "kernel covering the padded input",
               "padding beyond the kernel's reach"),
-          cases=_CASES, bad_inputs=_BAD, mygrad=_mygrad_conv2d, bench_target=1.5,
+          cases=_CASES, bad_inputs=_BAD, bench_target=1.5,
           bench_shapes=[
               _bench(32, 64, 64, 32, 3, 1, 1), _bench(32, 128, 128, 16, 3, 1, 1),
               _bench(32, 256, 256, 8, 3, 1, 1), _bench(32, 512, 512, 4, 3, 1, 1),

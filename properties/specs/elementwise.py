@@ -64,7 +64,7 @@ def _call_forms(spec):
 
     def call(fn, *args, form="function", **kw):
         if form == "method":
-            return getattr(args[0], spec.name)(*args[1:], **kw)
+            return fn.method(args[0], spec.name)(*args[1:], **kw)
         return _OPERATORS[spec.name](*args) if form == "operator" else fn(*args, **kw)
 
     jax = spec.jax

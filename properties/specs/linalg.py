@@ -89,7 +89,7 @@ def _call(method):
     ``b.__rmatmul__(a)`` (what Python calls for ``a @ b`` when ``a`` is no tensor)."""
     def call(fn, a, b, form="function"):
         if form == "method":
-            return getattr(a, method)(b)
+            return fn.method(a, method)(b)
         if form == "operator":
             return a @ b
         return b.__rmatmul__(a) if form == "rmatmul" else fn(a, b)

@@ -23,7 +23,6 @@ float64 and take the input's dtype in ``call``, as torch requires.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import numpy as np
@@ -60,18 +59,13 @@ def _spec(name, variant="", examples=None, jax=None, **kw):
 # -- argument forms -----------------------------------------------------------------------------
 
 
-def _library(t):
-    """The library of tensor ``t`` (torch, impl): where ``call`` finds dtypes and ``tensor``."""
-    return importlib.import_module(type(t).__module__.partition(".")[0])
-
-
-def _like(t, x):
+def _like(fn, t, x):
     """A float64 constant ``t`` (class weights, a target without gradient) in the dtype of the
     input ``x``; anything else (None, an integer target, a bad input's float32 weight) as it
     is."""
     if t is None or t.dtype == x.dtype or "float64" not in str(t.dtype):
         return t
-    return t.to(x.dtype)
+    return fn.like(t, x)
 
 
 def _caller(arrays, params, constants=(), method=None, warns=False):
@@ -89,9 +83,9 @@ def _caller(arrays, params, constants=(), method=None, warns=False):
         x = args[0]
         given = dict(zip(arrays, args), **kwargs)
         for name in constants:
-            given[name] = _like(given.get(name), x)
+            given[name] = _like(fn, given.get(name), x)
         if given.get("dtype") is not None:
-            given["dtype"] = getattr(_library(x), given["dtype"])
+            given["dtype"] = fn.dtype(given["dtype"])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if form == "positional":
@@ -100,12 +94,12 @@ def _caller(arrays, params, constants=(), method=None, warns=False):
             else:
                 first = [given.pop(k) for k in params[:head]]
                 rest = {k: v for k, v in given.items() if v is not None or k not in arrays}
-                out = getattr(x, method)(*first[1:], **rest) if form == "method" else \
+                out = fn.method(x, method)(*first[1:], **rest) if form == "method" else \
                     fn(*first, **rest)
         if not warns:
             return out
         warned = any(issubclass(w.category, UserWarning) for w in caught)
-        return out, _library(out).tensor(int(warned))
+        return out, fn.scalar(int(warned))
     return call
 
 
@@ -491,7 +485,7 @@ def _linear_specs():
               bench_shapes=[("x (256, 1024), W (1024, 1024)", lambda: Example(
                   tuple(np.random.default_rng(0).standard_normal(s)
                         for s in ((256, 1024), (1024, 1024), (1024,)))))],
-              bench_target=1.2, mygrad=lambda mg, x, w, b: mg.matmul(x, w.T) + b, **kw),
+              bench_target=1.2, **kw),
         _spec(name, "no bias", _linear(bias=False), large=_linear(False, large=True),
               regions=_linear_regions(False), diff=(0, 1), bad_inputs=_LINEAR_BAD, **kw),
     ]

@@ -475,29 +475,6 @@ _ADAPTIVE_BENCH = [("to 7x7, 64 ch 112x112, batch 8", _example(_FEATURES, output
                    ("to 1x1, 512 ch 7x7, batch 32", _example((32, 512, 7, 7), output_size=1))]
 
 
-def _mygrad_max_pool2d(mg, x, kernel_size, stride=None, padding=0):
-    """MyGrad's max_pool has no padding and needs windows that tile the input exactly: the input
-    is padded with -inf on the top and left by ``padding``, and on the bottom and right as far
-    as torch's last window reaches (or cut where no window reaches)."""
-    from mygrad.nnet.layers import max_pool
-
-    stride = stride or kernel_size
-
-    def edge(n, axis):
-        shape = list(x.shape)
-        shape[axis] = n
-        return [np.full(shape, -np.inf, x.dtype)] if n > 0 else []
-
-    for axis in (2, 3):
-        size = x.shape[axis]
-        n_out = _out_size(size, kernel_size, stride, padding, 1, False)
-        after = (n_out - 1) * stride + kernel_size - size - padding
-        body = x[(slice(None),) * axis + (slice(0, size + min(after, 0)),)]
-        parts = edge(padding, axis) + [body] + edge(after, axis)
-        x = mg.concatenate(parts, axis=axis) if len(parts) > 1 else body
-    return max_pool(x, (kernel_size, kernel_size), stride)
-
-
 # -- registry -----------------------------------------------------------------------------------
 
 _MAX_NONSMOOTH = ("max picks one element per window: not differentiable at ties; values are "
@@ -522,7 +499,7 @@ register(
           _jax_max_pool2d, nonsmooth=_MAX_NONSMOOTH, bad_inputs=_window_bad(dilation=True),
           cases=[("return_indices=1 by position: torch takes any true value", Example(
               (values(0, (2, 3, 7, 6), "unique"), 3, 2, 1, 1, False, 1)))],
-          bench_shapes=_MAX_BENCH, bench_target=2.0, mygrad=_mygrad_max_pool2d),
+          bench_shapes=_MAX_BENCH, bench_target=2.0),
     _spec("max_pool2d", "ties", _window, "max", "ties",
           _window_regions(_MAX, "indices returned", "values only", "padding at its maximum",
                           "dilation > 1", "a window past the padded edge (ceil_mode)"),

@@ -17,7 +17,6 @@ elementwise maximum and minimum (the ``other`` variants).
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -94,11 +93,6 @@ def _dim_regions(kinds):
 # -- argument forms -------------------------------------------------------------------------------
 
 
-def _library(x):
-    """The library of tensor ``x`` (torch, impl, …): where its dtype objects live."""
-    return sys.modules[type(x).__module__.partition(".")[0]]
-
-
 def _caller(name, orders=(("dim", "keepdim"),)):
     """call= for a reduction ``name`` drawn in one of four forms (the ``form`` keyword):
     ``fn(x, dim=…)``, ``fn(x, dim, keepdim)``, ``x.name(dim=…)``, ``x.name(dim, keepdim)``;
@@ -106,10 +100,10 @@ def _caller(name, orders=(("dim", "keepdim"),)):
     the example has, as far as the example has them. ``dtype`` is named as a string."""
     def call(fn, x, form="keyword", **kw):
         if "dtype" in kw:
-            kw["dtype"] = getattr(_library(x), kw["dtype"])
+            kw["dtype"] = fn.dtype(kw["dtype"])
         args = (x,)
         if form.startswith("method"):
-            fn, args = getattr(x, name), ()
+            fn, args = fn.method(x, name), ()
         if form.endswith("positional"):
             order = next((o for o in orders if o[0] in kw), ())
             for key in order:

@@ -77,7 +77,7 @@ def _caller(name, positional=()):
             if k not in kw:
                 break
             args.append(kw.pop(k))
-        return (getattr(x, name)(*args, **kw) if form == "method" else fn(x, *args, **kw))
+        return fn.method(x, name)(*args, **kw) if form == "method" else fn(x, *args, **kw)
     return call
 
 
@@ -93,7 +93,7 @@ def _sizes_caller(key, name=None):
         form = form or ("function" if name else "tuple")
         if form == "function":
             return fn(x, sizes)
-        method = getattr(x, name) if name else fn
+        method = fn.method(x, name) if name else fn
         return method(sizes) if form == "tuple" else method(*sizes)
     return call
 
@@ -190,7 +190,7 @@ def _up_to_2d(draw, large=False):
 
 
 def _t_call(fn, x, form="function"):
-    return fn(x) if form == "function" else x.t() if form == "method" else x.T
+    return fn(x) if form == "function" else fn.method(x, "t")() if form == "method" else x.T
 
 
 @st.composite

@@ -80,7 +80,8 @@ def plant(namespace, overrides):
     mapping of dotted public names (``"exp"``, ``"nn.functional.softmax"``,
     ``"Tensor.__getitem__"``) to replacements."""
     name = namespace["__name__"]
-    namespace.update({k: v for k, v in vars(impl).items() if not k.startswith("_")})
+    namespace.update({k: v for k, v in vars(impl).items()
+                      if not k.startswith("_") or k.startswith("__tenshell_")})
     nn = namespace["nn"] = _copy(impl.nn, f"{name}.nn")
     nn.functional = _copy(impl.nn.functional, f"{name}.nn.functional")
     methods = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("Tensor.")}
