@@ -151,8 +151,12 @@ class TapeAdapter(Backend):
             out = self.call(spec, args, example.kwargs)
         return as_outputs(out, self.numpy)
 
+    def empty(self, dtype):
+        """A tensor of no elements that an op's ``out=`` may resize."""
+        return self.tensor(np.empty(0, dtype))
+
     def forward_out(self, spec, example, dtypes):
-        outs = [self.tensor(np.empty(0, d)) for d in dtypes]
+        outs = [self.empty(d) for d in dtypes]
         out = self.call(spec, self._tensors(example), example.kwargs,
                         {"out": outs[0] if len(outs) == 1 else tuple(outs)})
         return as_outputs(out, self.numpy), as_outputs(outs, self.numpy)

@@ -2,7 +2,8 @@
 
 ``load_subject`` takes a built-in name (``impl``, ``torch``, ``jax``, ``mygrad``), the name an
 installed package registers in the ``tenshell.subjects`` entry-point group (its value a
-``package.module:object``), or a ``package.module[:object]`` path. The object may be a backend
+``package.module:object``), or a ``package.module[:object]`` path (importable, or under the
+current directory). The object may be a backend
 (an adapter instance), a backend class (instantiated without arguments) or a module with
 torch's API (impl's, or impl re-exported with one op replaced), wrapped in a
 :class:`~oracles.adapter.ModuleAdapter` that reads the module's declarations
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 import types
 from importlib.metadata import entry_points
 
@@ -32,6 +35,8 @@ def load_subject(name, allow_unsupported=()):
         found = [ep for ep in entry_points(group=GROUP) if ep.name == name]
         path = found[0].value if found else name
     module_name, _, attr = path.partition(":")
+    if os.getcwd() not in sys.path:  # a module of the project the command runs in, as python -m
+        sys.path.append(os.getcwd())
     obj = importlib.import_module(module_name)
     for part in filter(None, attr.split(".")):
         obj = getattr(obj, part)

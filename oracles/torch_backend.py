@@ -31,6 +31,9 @@ class TorchBackend(ModuleAdapter):
         t = self.torch.from_numpy(array)
         return t.requires_grad_(True) if requires_grad else t
 
+    def empty(self, dtype):
+        return self.torch.empty(0, dtype=getattr(self.torch, np.dtype(dtype).name))
+
     def depends(self, spec, example, i):
         """Whether the op's (first) output requires grad when argument ``i`` alone does: False
         where the call does not use it (a bound left out, an affine part switched off)."""

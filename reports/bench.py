@@ -2,11 +2,11 @@
 
 Op benchmarks come from the registry: every OpSpec with ``bench_shapes`` is timed forward +
 backward (a fixed random cotangent) on each library through its adapter's ``stepper``
-(:mod:`oracles.adapter`) — torch and MyGrad eagerly, JAX as one
-jit-compiled function (compile time excluded); a library without the op is left out of that
-benchmark. Inputs are built once per library, so only the op and its backward are timed. One more benchmark times the
-engine itself: 1,000 tiny elementwise ops. Thread counts are equal (torch's intra-op threads and
-the BLAS pool), and the libraries' repeats are interleaved so drift hits all alike.
+(:mod:`oracles.adapter`) — torch and MyGrad eagerly, JAX as one jit-compiled function (compile
+time excluded); a library without the op is left out of that benchmark. Inputs are built once
+per library, so only the op and its backward are timed. One more benchmark times the engine
+itself: 1,000 tiny elementwise ops. Thread counts are equal (torch's intra-op threads and the
+BLAS pool), and the libraries' repeats are interleaved so drift hits all alike.
 """
 
 from __future__ import annotations

@@ -38,10 +38,23 @@ def summary(rows, profile="ci"):
     from properties.runner import unexpected
 
     counts = Counter(r["status"] for r in rows)
-    return {"rows": len(rows), "ops": len({r["op"] for r in rows}),
+    return {"rows": len(rows), "ops": len({r["op"] for r in rows}), **_support(rows),
             "examples": sum(r["examples"] for r in rows if r["check"] != "region"),
             **{s: counts.get(s, 0) for s in STATUSES},
             "unexpected": sum(unexpected(r["status"], profile) for r in rows)}
+
+
+def _support(rows):
+    """How many op specs the subject runs in full (no unsupported row), in part (some argument
+    forms unsupported) or not at all (every forward row unsupported)."""
+    by_op = defaultdict(list)
+    for r in rows:
+        by_op[r["op"]].append(r)
+    full = sum(not any(r["status"] == "unsupported" for r in rs) for rs in by_op.values())
+    none = sum(all(r["status"] == "unsupported" for r in rs if r["check"] == "forward")
+               and any(r["check"] == "forward" for r in rs) for rs in by_op.values())
+    return {"supported": full, "partly supported": len(by_op) - full - none,
+            "not supported": none}
 
 
 def _clean(value):
@@ -69,7 +82,10 @@ def markdown(rows, meta):
     s = summary(rows, meta["profile"])
     lines = [f"# Conformance: {meta['subject']} against {', '.join(meta['oracles'])}", "",
              f"profile `{meta['profile']}`, seed {meta['seed']}, {meta['wall_seconds']:.0f} s; "
-             f"{s['ops']} op specs, {s['rows']} rows, {s['examples']} example runs", "",
+             f"{s['ops']} op specs, {s['rows']} rows, {s['examples']} example runs; op specs "
+             f"supported: {s['supported']} ({100 * s['supported'] / max(s['ops'], 1):.0f} %), "
+             f"partly (some argument forms): {s['partly supported']}, not at all: "
+             f"{s['not supported']}", "",
              "| " + " | ".join(STATUSES) + " |", "|" + "---:|" * len(STATUSES),
              "| " + " | ".join(str(s[k]) for k in STATUSES) + " |", ""]
     bad = [r for r in rows if r["status"] in ("fail", "not-exercised")]

@@ -29,7 +29,7 @@ if ROOT not in sys.path:  # plain `pytest` puts tests/ on sys.path; subjects are
 import tests.planted as planted  # noqa: E402
 from oracles import backend  # noqa: E402
 from oracles.base import resolve  # noqa: E402
-from oracles.subject import ModuleSubject  # noqa: E402
+from oracles.adapter import ModuleAdapter  # noqa: E402
 from properties import runner  # noqa: E402
 from properties.checks import check_bad_inputs  # noqa: E402
 from reports import cli  # noqa: E402
@@ -144,7 +144,7 @@ def test_impl_passes_the_catalog_specs(seed):
 
 def test_bad_input_check_flags_a_returned_value():
     spec = next(s for s in runner.select(["clamp"]) if s.id == "clamp")
-    subject = ModuleSubject(CATALOG["clamp_without_bounds"])
+    subject = ModuleAdapter(CATALOG["clamp_without_bounds"])
     (outcome,) = check_bad_inputs(spec, subject, backend("torch"))
     assert outcome.status == "fail" and outcome.detail.startswith("returned a value"), outcome
     (outcome,) = check_bad_inputs(spec, backend("impl"), backend("torch"))
@@ -166,7 +166,7 @@ def _module(op, overrides, missing=None, declared=None):
         delattr(module, missing)
     if declared is not None:
         module.__tenshell_unsupported__ = declared
-    return ModuleSubject(module)
+    return ModuleAdapter(module)
 
 
 @pytest.mark.parametrize("op, overrides, missing, declared, checks", [
@@ -221,7 +221,7 @@ def _perturbing(fn, relative, where):
 
     module = types.ModuleType(f"impl_{fn}_off_by_{relative}")
     plant(vars(module), {fn: wrapped})
-    return ModuleSubject(module)
+    return ModuleAdapter(module)
 
 
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
