@@ -28,8 +28,8 @@ if ROOT not in sys.path:  # plain `pytest` puts tests/ on sys.path; subjects are
 
 import tests.planted as planted  # noqa: E402
 from oracles import backend  # noqa: E402
-from oracles.base import resolve  # noqa: E402
 from oracles.adapter import ModuleAdapter  # noqa: E402
+from oracles.base import resolve  # noqa: E402
 from properties import runner  # noqa: E402
 from properties.checks import check_bad_inputs  # noqa: E402
 from reports import cli  # noqa: E402
