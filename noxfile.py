@@ -43,8 +43,9 @@ def bench(session):
 
 @nox.session
 def conformance(session):
-    """The conformance suite on impl (`tenshell conform`, ci profile); reports in reports/out/."""
-    session.install(*CONSTRAINTS, ".[harness]")
+    """The conformance suite on impl (`tenshell conform`, ci profile); reports in reports/out/.
+    Another subject: `nox -s conformance -- --subject torch` (or jax, mygrad, module:Adapter)."""
+    session.install(*CONSTRAINTS, ".[harness,mygrad]")
     session.run("tenshell", "conform", "--profile", "ci", "--out", "reports/out", *session.posargs)
 
 

@@ -108,8 +108,9 @@ class Backend:
     conventions: dict = {}  # spec id, op name or "*" -> "torch" or "jax" (default: the spec's)
     errors: dict = {}  # torch's exception type -> this library's types that stand for it
     name_the_op = False  # bad-input messages must name the op
-    exact_layouts = False  # results bit for bit the same whatever the inputs' memory layout
-    #                        (else: within the accuracy allowance; torch picks kernels by layout)
+    exact_layouts = False  # results bit for bit the same whatever the inputs' memory layout or
+    #                        the call's path (out=, no_grad); else within the accuracy allowance
+    #                        (torch picks kernels by layout and by path)
     unsupported: dict = {}  # spec id, op name or "*" -> None (the whole op) or the arguments
     #                         (keywords, or "positional") it lacks
     xfail: dict = {}  # (op, check, oracle, dtype, layout) pattern ("*": any) -> the documented

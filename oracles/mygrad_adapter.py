@@ -55,10 +55,12 @@ def _extreme(name):
     return f
 
 
-def _softmax(name, mygrad_name):
-    """torch's softmax/log_softmax: ``dim=None`` is torch's legacy implicit dim (0 for 0-, 1- and
-    3-d inputs, else 1), with torch's deprecation warning; MyGrad's default is the last axis."""
-    def f(input, dim=None, _stacklevel=3, dtype=None):
+def _softmax(name, mygrad_name, functional):
+    """torch's softmax/log_softmax (``torch.softmax(input, dim, dtype)``, or
+    ``F.softmax(input, dim, _stacklevel, dtype)``): ``dim=None`` is torch's legacy implicit dim
+    (0 for 0-, 1- and 3-d inputs, else 1), with torch's deprecation warning; MyGrad's default is
+    the last axis."""
+    def f(input, dim=None, dtype=None):
         if dtype is not None:
             raise _lacks(name, "dtype", "no dtype")
         if dim is None:
@@ -66,6 +68,18 @@ def _softmax(name, mygrad_name):
                           UserWarning, stacklevel=2)
             dim = 0 if input.ndim in (0, 1, 3) else 1
         return getattr(_mg().nnet, mygrad_name)(input, axis=dim)
+
+    def nn_f(input, dim=None, _stacklevel=3, dtype=None):
+        return f(input, dim, dtype)
+    return nn_f if functional else f
+
+
+def _reduction(name):
+    """torch's sum/mean/amax/amin: ``dim=()`` reduces every dim (NumPy's ``axis=()`` none)."""
+    def f(input, dim=None, keepdim=False, *, dtype=None):
+        if dtype is not None:
+            raise _lacks(name, "dtype", "no dtype")
+        return getattr(_mg(), name)(input, axis=None if dim == () else dim, keepdims=keepdim)
     return f
 
 
@@ -108,7 +122,8 @@ def _conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
     batched = input.ndim == 4
     x = input if batched else input[None]
     try:
-        out = mg.nnet.conv_nd(x, weight, stride=stride, padding=padding, dilation=dilation)
+        out = mg.nnet.conv_nd(x, weight, stride=_pair(stride), padding=_pair(padding),
+                              dilation=_pair(dilation))
     except ValueError as exc:
         if "stride" in str(exc).lower():  # windows that do not tile the padded input
             raise _lacks("conv2d", "stride", str(exc).splitlines()[0]) from None
@@ -118,15 +133,17 @@ def _conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1)
 
 
 def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    """torch's int or 1- or 2-sequence for the two spatial dims."""
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    return v * 2 if len(v) == 1 else v
 
 
 def _max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                 return_indices=False):
-    for argument, value, default in (("padding", padding, 0), ("dilation", dilation, 1),
-                                     ("ceil_mode", ceil_mode, False),
-                                     ("return_indices", return_indices, False)):
-        if value not in (default, (default, default), [default, default]):
+    for argument, lacking in (("padding", set(_pair(padding)) != {0}),
+                              ("dilation", set(_pair(dilation)) != {1}),
+                              ("ceil_mode", ceil_mode), ("return_indices", return_indices)):
+        if lacking:
             raise _lacks("max_pool2d", argument, f"max_pool has no {argument}")
     kernel = _pair(kernel_size)
     stride = _pair(stride) if stride not in (None, [], ()) else kernel
@@ -152,6 +169,8 @@ def _nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, 
                                  "reduction": "mean"})
     if input.ndim != 2:
         raise _lacks("nll_loss", "input", "negative_log_likelihood takes (N, C) inputs only")
+    if np.any(np.asarray(target) == ignore_index):
+        raise _lacks("nll_loss", "ignore_index", "no ignored targets")
     return _mg().nnet.losses.negative_log_likelihood(input, target, weights=weight)
 
 
@@ -163,6 +182,8 @@ def _cross_entropy(input, target, weight=None, size_average=None, ignore_index=-
     if input.ndim != 2 or np.asarray(target).dtype.kind not in "iu":
         raise _lacks("cross_entropy", "target", "softmax_crossentropy takes (N, C) scores "
                                                 "and class indices only")
+    if np.any(np.asarray(target) == ignore_index):
+        raise _lacks("cross_entropy", "ignore_index", "no ignored targets")
     return _mg().nnet.softmax_crossentropy(input, target)
 
 
@@ -183,10 +204,12 @@ class MyGrad(TapeAdapter):
         "pow": "power", "relu": "nnet.relu", "nn.functional.relu": "nnet.relu",
         "sigmoid": "nnet.sigmoid", "nn.functional.sigmoid": "nnet.sigmoid",
         "nn.functional.tanh": "tanh", "mm": "matmul", "bmm": "matmul",
-        "softmax": _softmax("softmax", "softmax"),
-        "nn.functional.softmax": _softmax("softmax", "softmax"),
-        "log_softmax": _softmax("log_softmax", "logsoftmax"),
-        "nn.functional.log_softmax": _softmax("log_softmax", "logsoftmax"),
+        "softmax": _softmax("softmax", "softmax", False),
+        "nn.functional.softmax": _softmax("softmax", "softmax", True),
+        "log_softmax": _softmax("log_softmax", "logsoftmax", False),
+        "nn.functional.log_softmax": _softmax("log_softmax", "logsoftmax", True),
+        **{f"{prefix}{name}": _reduction(name) for name in ("sum", "mean", "amax", "amin")
+           for prefix in ("", "Tensor.")},
         "cat": "concatenate", "unsqueeze": "expand_dims",
         "clamp": _clamp, "var": _var, "Tensor.var": _var, "max": _extreme("max"),
         "min": _extreme("min"), "transpose": _transpose, "Tensor.transpose": _transpose,

@@ -39,7 +39,7 @@ from hypothesis.errors import HypothesisWarning, Unsatisfiable
 from oracles import backend
 from oracles.subject import load_subject
 from properties import repro
-from properties.checks import Outcome, check_bad_inputs, check_example
+from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
 from properties.spec import load_registry
 from properties.strategies import LAYOUTS, present
 
@@ -260,10 +260,13 @@ class Run:
                 rows[(spec.id, "region", "-", dtype, name)] = row
         if "torch" in self.oracles:
             record(check_bad_inputs(spec, self.subject, self.oracles["torch"]), None, None, 0)
+        lacking = any(r.status == "unsupported" for r in rows.values())
         for key in expected_keys(spec, self):
             if key not in rows:
-                rows[key] = Row(*key, status="not-exercised",
-                                detail="no example exercised this check")
+                # where the subject lacks argument forms, a check only those examples reach
+                rows[key] = Row(*key, status="unsupported", detail=(
+                    "no example the subject supports exercised this check")) if lacking else \
+                    Row(*key, status="not-exercised", detail="no example exercised this check")
         return self._apply_xfail(spec, list(rows.values()))
 
     def _examples(self, spec, dtype, record, rows):
@@ -280,7 +283,10 @@ class Run:
             # every oracle on curated, large and extra examples and the first small ones; torch
             # alone on the rest (the rows say how many examples each oracle saw)
             oracles = self.oracles
-            if tier == "small" and dtype == "float32" and spec.convention == "torch":
+            # (where the subject follows torch's convention: else JAX must see every example,
+            # to tell its convention from a failure)
+            if tier == "small" and dtype == "float32" and \
+                    self.subject.convention(spec) == "torch":
                 small[0] += 1
                 if small[0] > profile.second_opinion and "torch" in oracles:
                     oracles = {"torch": oracles["torch"]}
@@ -401,8 +407,9 @@ def expected_keys(spec, run_):
         checks += [("vjp", o) for o in run_.oracles]
         checks += [("no_grad", "self"), ("retain_graph", "self"), ("reuse", "self")]
         checks += [("requires_grad", "self")] if len(spec.diff) > 1 else []
-    if spec.alias and "torch" in run_.oracles:
-        checks.append(("alias", "torch"))
+    name = alias_oracle(spec, run_.subject, run_.oracles)
+    if spec.alias and name:
+        checks.append(("alias", name))
     if "torch" in run_.oracles and run_.oracles["torch"].takes_out(spec):
         checks.append(("out", "self"))
     for dtype in run_.dtypes:

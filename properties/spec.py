@@ -49,7 +49,8 @@ class OpSpec:
     bench_target: float = 1.5  # the largest acceptable subject/torch time ratio
     fd: bool = True  # run the finite-difference checks (off for examples at non-smooth points)
     layouts: bool = True  # run the memory-layout check (needs array inputs)
-    exact_layouts: bool = True  # layouts must match the contiguous run bit for bit
+    exact_layouts: bool = True  # layouts match the contiguous run bit for bit (of a subject
+    #                             that promises it, as impl does: Backend.exact_layouts)
     alias: bool = False  # also call with one tensor passed as both differentiable inputs
     large: Any = None  # Hypothesis strategy of Example: the large tier (real sizes)
     regions: dict = field(default_factory=dict)  # name -> (Example -> bool): what must be hit
