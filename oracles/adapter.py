@@ -260,12 +260,13 @@ class FunctionalAdapter(Backend):
     def run(self, spec, key, fn, *arrays):
         return fn(*arrays)
 
-    def _key(self, spec, example, *parts):
-        """A hashable identity of the op on ``example`` but for its differentiable arrays'
-        values: what a compiled function may be cached under."""
+    def _key(self, spec, example, positions, *parts):
+        """A hashable identity of the op on ``example`` but for the values of the arrays at
+        ``positions`` (the compiled function's arguments; every other one is a constant in it):
+        what a compiled function may be cached under."""
         h = hashlib.sha1(repr(sorted(example.kwargs.items(), key=str)).encode())
         for i, a in enumerate(example.args):
-            if i in spec.diff and isinstance(a, np.ndarray):
+            if i in positions:
                 h.update(f"{i}:{a.shape}:{a.dtype}".encode())
             elif isinstance(a, np.ndarray):
                 h.update(f"{i}:{a.shape}:{a.dtype}".encode() + np.ascontiguousarray(a).tobytes())
@@ -290,7 +291,7 @@ class FunctionalAdapter(Backend):
 
     def forward(self, spec, example, no_grad=False):
         f = self._with(spec, example, spec.diff)
-        out = self.run(spec, self._key(spec, example, "forward"), f,
+        out = self.run(spec, self._key(spec, example, spec.diff, "forward"), f,
                        *(example.args[i] for i in spec.diff))
         return as_outputs(out, self.numpy)
 
@@ -317,7 +318,7 @@ class FunctionalAdapter(Backend):
             return self.pullback(lambda *v: g(c1, c2, *v), values, cot)
         c1, c2 = reuse or (None, None)
         cot = np.ones_like(cotangent) if reuse else cotangent
-        key = self._key(spec, example, "vjp", positions, alias, reuse is not None)
+        key = self._key(spec, example, positions, "vjp", alias, reuse is not None)
         (_, outs), grads = self.run(spec, key, step, cot, c1, c2,
                                     *(example.args[i] for i in positions))
         found = dict(zip(positions, (np.asarray(gr) for gr in grads)))
@@ -333,6 +334,6 @@ class FunctionalAdapter(Backend):
             return self.pullback(lambda *v: (_first(f(*v)), None), values, cot)
         values = [self.array(example.args[i]) for i in spec.diff]
         cot = self.array(cotangent)
-        key = self._key(spec, example, "step")
+        key = self._key(spec, example, spec.diff, "step")
         self.run(spec, key, step, cot, *values)  # compile outside the timing
         return lambda: self.run(spec, key, step, cot, *values)

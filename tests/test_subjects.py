@@ -105,3 +105,19 @@ def test_bench_times_any_subject_through_its_adapter(tmp_path):
                      "--libraries", "torch", "--repeats", "1", "--out", str(tmp_path)])
     (result,) = json.loads((tmp_path / "bench.json").read_text())["results"]
     assert code == 0 and result["seconds"]["subject"] > 0 and result["ratios"]["torch"] > 0
+
+
+def test_a_compiled_function_is_not_reused_with_other_constants():
+    """JAX's compiled functions are cached by shape: the arguments that are constants in them
+    (the others, when one alone requires grad) are part of the key."""
+    import numpy as np
+
+    from oracles.base import Example
+
+    jax = subjects.load_subject("jax")
+    (spec,) = runner.select(["mm"])
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+        trace = jax.trace(spec, Example((a, b)), np.ones((2, 2)), requires=(0,))
+        assert np.allclose(trace.grads[0], np.ones((2, 2)) @ b.T) and trace.grads[1] is None
