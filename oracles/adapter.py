@@ -233,8 +233,8 @@ class FunctionalAdapter(Backend):
     """A functional library: ``function(spec, example)`` gives the op as a function of all its
     arguments (the library's arrays where the example has arrays), ``pullback(f, primals, g)``
     evaluates ``f`` (returning ``(y, aux)``) and its VJP for ``g``: ``((y, aux), grads)``.
-    ``run(spec, key, fn, *arrays)`` may compile and cache ``fn`` (``key`` identifies it with its
-    constants); by default it calls it."""
+    ``run(spec, example, key, fn, *arrays)`` may compile and cache ``fn`` (``key`` identifies
+    it with its constants); by default it calls it."""
 
     cannot = {
         "layout": "copies its inputs into its own arrays: NumPy memory layouts never reach it",
@@ -257,7 +257,7 @@ class FunctionalAdapter(Backend):
     def pullback(self, f, primals, g):
         raise NotImplementedError
 
-    def run(self, spec, key, fn, *arrays):
+    def run(self, spec, example, key, fn, *arrays):
         return fn(*arrays)
 
     def _key(self, spec, example, positions, *parts):
@@ -291,7 +291,7 @@ class FunctionalAdapter(Backend):
 
     def forward(self, spec, example, no_grad=False):
         f = self._with(spec, example, spec.diff)
-        out = self.run(spec, self._key(spec, example, spec.diff, "forward"), f,
+        out = self.run(spec, example, self._key(spec, example, spec.diff, "forward"), f,
                        *(example.args[i] for i in spec.diff))
         return as_outputs(out, self.numpy)
 
@@ -319,7 +319,7 @@ class FunctionalAdapter(Backend):
         c1, c2 = reuse or (None, None)
         cot = np.ones_like(cotangent) if reuse else cotangent
         key = self._key(spec, example, positions, "vjp", alias, reuse is not None)
-        (_, outs), grads = self.run(spec, key, step, cot, c1, c2,
+        (_, outs), grads = self.run(spec, example, key, step, cot, c1, c2,
                                     *(example.args[i] for i in positions))
         found = dict(zip(positions, (np.asarray(gr) for gr in grads)))
         if alias:
@@ -335,5 +335,5 @@ class FunctionalAdapter(Backend):
         values = [self.array(example.args[i]) for i in spec.diff]
         cot = self.array(cotangent)
         key = self._key(spec, example, spec.diff, "step")
-        self.run(spec, key, step, cot, *values)  # compile outside the timing
-        return lambda: self.run(spec, key, step, cot, *values)
+        self.run(spec, example, key, step, cot, *values)  # compile outside the timing
+        return lambda: self.run(spec, example, key, step, cot, *values)

@@ -49,12 +49,15 @@ class JaxBackend(FunctionalAdapter):
         y, pullback, aux = self.jax.vjp(f, *primals, has_aux=True)
         return (y, aux), pullback(g.astype(y.dtype))
 
-    def run(self, spec, key, fn, *arrays):
+    def run(self, spec, example, key, fn, *arrays):
         leaves = self.jax.tree_util.tree_leaves(arrays)
         key = (key, tuple((np.shape(a), np.result_type(a).str) for a in leaves))
         compiled = self._cache.pop(key, None)
         if compiled is None:
-            size = sum(np.size(a) for a in leaves)
+            # by the example's size, not the arguments': every run of one example compiles
+            # alike, whichever arguments it differentiates (XLA's passes change results at
+            # infinities)
+            size = sum(np.size(a) for a in example.args if isinstance(a, np.ndarray))
             options = {**({} if size > LARGE else QUICK_COMPILE),
                        **spec.jax_options}
             compiled = self.jax.jit(fn).lower(*arrays).compile(compiler_options=options)
@@ -74,5 +77,10 @@ class JaxSubject(JaxBackend):
     conventions = {"*": "jax"}
     xfail = {("*[subnormal]", "*", "*", "*", "*"):
              "XLA's CPU backend flushes subnormal results to zero (jax.jit(lambda a, b: a + b)"
-             "(1e-39, 1e-39) in float32 is 0)"}
+             "(1e-39, 1e-39) in float32 is 0)",
+             ("nn.functional.binary_cross_entropy[at 0 and 1]", "requires_grad", "self", "*",
+              "*"):
+             "observed: the target's gradient where the input is exactly 0 or 1 (log 0) is "
+             "infinite in one compiled program and not in the other, when the program "
+             "differentiates the target alone (the input a compile-time constant)"}
 
