@@ -240,9 +240,9 @@ class FunctionalAdapter(Backend):
         "layout": "copies its inputs into its own arrays: NumPy memory layouts never reach it",
         "cotangent": "copies the cotangent into its own array: NumPy memory layouts never "
                      "reach it",
-        "retain_graph": "a functional VJP records no graph to retain or run twice",
-        "no_grad": "nothing is recorded, so there is no no_grad mode",
-        "out": "arrays are immutable: there is no out= form",
+        "retain_graph": "records no graph: a functional VJP has none to retain or run twice",
+        "no_grad": "records nothing: there is no no_grad mode",
+        "out": "has immutable arrays: there is no out= form",
     }
 
     def function(self, spec, example):
