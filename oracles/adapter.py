@@ -57,7 +57,7 @@ def _checked(fn, name, library, keywords):
     return entry
 
 
-def _first(out):
+def first_output(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
@@ -171,7 +171,7 @@ class TapeAdapter(Backend):
         if alias:
             args[alias[1]] = args[alias[0]]
         out = self.call(spec, args, example.kwargs)
-        first = _first(out)
+        first = first_output(out)
         outputs = as_outputs(out, self.numpy)
         if reuse:
             c1, c2 = (self.tensor(c) for c in reuse)
@@ -206,7 +206,7 @@ class TapeAdapter(Backend):
         def step():
             for t in leaves:
                 self.clear_grad(t)
-            self.backward(_first(call(op, *args, **example.kwargs)), g)
+            self.backward(first_output(call(op, *args, **example.kwargs)), g)
         return step
 
 
@@ -331,7 +331,7 @@ class FunctionalAdapter(Backend):
         f = self._with(spec, example, spec.diff)
 
         def step(cot, *values):
-            return self.pullback(lambda *v: (_first(f(*v)), None), values, cot)
+            return self.pullback(lambda *v: (first_output(f(*v)), None), values, cot)
         values = [self.array(example.args[i]) for i in spec.diff]
         cot = self.array(cotangent)
         key = self._key(spec, example, spec.diff, "step")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oracles.adapter import ModuleAdapter
+from oracles.adapter import ModuleAdapter, first_output
 from oracles.base import NotApplicable, resolve
 
 
@@ -38,7 +38,7 @@ class TorchBackend(ModuleAdapter):
         """Whether the op's (first) output requires grad when argument ``i`` alone does: False
         where the call does not use it (a bound left out, an affine part switched off)."""
         out = self.call(spec, self._tensors(example, (i,)), example.kwargs)
-        return bool((out[0] if isinstance(out, (tuple, list)) else out).requires_grad)
+        return bool(first_output(out).requires_grad)
 
     def takes_out(self, spec):
         """Whether torch documents an ``out=`` argument for the op."""
@@ -69,12 +69,10 @@ class TorchSubject(TorchBackend):
         # 30, 6); w = torch.randn(4, 3, 4, 3).contiguous(memory_format=torch.channels_last):
         # conv2d(x, w, None, 2, 1, 1, groups=2) backward gives a weight gradient 5.6 away from
         # x.contiguous()'s (float64; groups=1 is right)
-        ("nn.functional.conv2d", "layout", "self", "*", "channels_last"):
-            "torch bug: grouped conv2d's weight gradient is wrong for a channels-last weight "
-            "and a channels-last input whose batch of 1 has another stride",
-        ("nn.functional.conv2d", "layout", "self", "*", "permuted"):
-            "torch bug: grouped conv2d's weight gradient is wrong for a channels-last weight "
-            "and a channels-last input whose batch of 1 has another stride",
+        **dict.fromkeys([("nn.functional.conv2d", "layout", "self", "*", layout)
+                         for layout in ("channels_last", "permuted")],
+                        "torch bug: grouped conv2d's weight gradient is wrong for a channels-last "
+                        "weight and a channels-last input whose batch of 1 has another stride"),
         # x = torch.randn(2, 3, 3, 2).transpose(2, 3).requires_grad_(); t = randint(0, 3,
         # (2, 2, 3)); nll_loss(x, t).backward() raises; x.contiguous() works
         ("nn.functional.nll_loss", "layout", "self", "*", "*"):
@@ -82,10 +80,9 @@ class TorchSubject(TorchBackend):
             "must be contiguous'",
         # documented in the spec of var[dim=()]: the forward reduces every dim, the backward
         # divides by 1 - correction as if none were reduced
-        ("var[dim=()]", "fd", "fd", "*", "*"):
-            "torch bug: var(x, dim=()) backward divides by 1 - correction (wrong gradient)",
-        ("var[dim=()]", "jacobian", "fd", "*", "*"):
-            "torch bug: var(x, dim=()) backward divides by 1 - correction (wrong gradient)",
+        **dict.fromkeys([("var[dim=()]", check, "fd", "*", "*") for check in ("fd", "jacobian")],
+                        "torch bug: var(x, dim=()) backward divides by 1 - correction (wrong "
+                        "gradient)"),
         ("Tensor.view", "layout", "self", "*", "*"):
             "torch's view raises where the input's strides allow no view (documented: "
             "reshape copies there)",
