@@ -64,10 +64,11 @@ from impl.ops.linalg import *  # noqa: F403
 from impl.ops.nn import *  # noqa: F403
 from impl.ops.reduction import *  # noqa: F403
 from impl.ops.shape import *  # noqa: F403
+from impl.serialization import load, save
 from impl.tensor import Tensor
 
 float = float32
 double = float64
 long = int64
 
-from impl import nn, optim  # noqa: E402  (nn builds on the names above)
+from impl import models, nn, optim  # noqa: E402  (they build on the names above)

@@ -25,6 +25,7 @@ class Function:
     """
 
     last_use = False
+    hooks = None  # the gradient hooks of the output tensor (Tensor.register_hook), by handle id
 
     def save(self, *arrays):
         self.saved = arrays

@@ -12,8 +12,11 @@ collect their total in ``.grad``. Op methods (``+``, ``sum``, ``reshape`` …) a
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 
 import numpy as np
+
+from impl.hooks import RemovableHandle
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _INFERRED_DTYPES = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
@@ -22,7 +25,9 @@ _INFERRED_DTYPES = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_)
 class Tensor:
     """An n-dimensional array that can record the ops applied to it (torch.Tensor)."""
 
-    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "_retains_grad", "__weakref__")
+    # ``_hooks`` (a leaf's gradient hooks) is set only by register_hook: read it with getattr.
+    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "_retains_grad", "_hooks",
+                 "__weakref__")
     # Make NumPy defer to Tensor's reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_ufunc__ = None
 
@@ -77,6 +82,29 @@ class Tensor:
                 "retain_grad: can't retain_grad on Tensor that has requires_grad=False")
         self._retains_grad = True
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient each time a backward computes it; a
+        tensor it returns replaces the gradient (of the same shape). A non-leaf's hooks run
+        once its gradient is complete, before it flows on (and before ``retain_grad``'s
+        ``.grad``); a leaf's before the gradient accumulates into ``.grad``. Returns a handle
+        whose ``remove()`` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if self.grad_fn is not None:  # a non-leaf's hooks live on the node that computes it
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = OrderedDict()
+            hooks = self.grad_fn.hooks
+        else:
+            hooks = getattr(self, "_hooks", None)
+            if hooks is None:
+                hooks = self._hooks = OrderedDict()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     def detach(self):
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._from_op(self.data, None)
@@ -104,22 +132,28 @@ class Tensor:
                     f"shape {self.shape}; they must match")
             gradient = gradient.astype(self.data.dtype, copy=False)
         if self.grad_fn is None:
-            _accumulate(self, gradient)
+            _accumulate(self, _hooked(getattr(self, "_hooks", None), gradient))
             return
         order = _topological_order(self.grad_fn)
         grads = {self.grad_fn: gradient}
         retained = {self.grad_fn: self} if self._retains_grad else {}
+        hooked_leaves = {}  # id -> (leaf, its summed gradient): hooks see the whole gradient
         for fn in order:
             grad = grads.pop(fn, None)
             if grad is None:  # every path to this node had a None (non-differentiable) gradient
                 continue
+            if fn.hooks:
+                grad = _hooked(fn.hooks, grad)
             if fn in retained:
                 _accumulate(retained.pop(fn), grad)
             for parent, g in zip(fn.parents, fn.input_grads(grad, last_use=not retain_graph)):
                 if g is None:
                     continue
                 node = parent.grad_fn
-                if node is None:
+                if node is None and getattr(parent, "_hooks", None):
+                    leaf, total = hooked_leaves.get(id(parent), (parent, None))
+                    hooked_leaves[id(parent)] = (leaf, g if total is None else total + g)
+                elif node is None:
                     _accumulate(parent, g, steal=True)
                 else:
                     grads[node] = grads[node] + g if node in grads else g
@@ -127,6 +161,8 @@ class Tensor:
                         retained[node] = parent
             if not retain_graph:
                 fn.release()
+        for leaf, g in hooked_leaves.values():
+            _accumulate(leaf, _hooked(leaf._hooks, g))
 
     # -- array-like accessors ---------------------------------------------------------------
     @property
@@ -205,6 +241,19 @@ class Tensor:
 # the loop's ``g``, the (parent, g) tuple the zip keeps for reuse, input_grads' list, the ``g``
 # parameter and getrefcount's argument. More means someone else holds it (tested in test_engine).
 _ENGINE_REFS = 5
+
+
+def _hooked(hooks, grad):
+    """``grad`` after each of ``hooks`` (an OrderedDict of ``hook(grad) -> None or tensor``)."""
+    for hook in tuple((hooks or {}).values()):
+        new = hook(Tensor._from_op(grad, None))
+        if new is not None:
+            new = new.data if isinstance(new, Tensor) else np.asarray(new)
+            if new.shape != grad.shape:
+                raise RuntimeError(f"register_hook: hook returned a gradient of shape "
+                                   f"{tuple(new.shape)} for a tensor of shape {grad.shape}")
+            grad = new.astype(grad.dtype, copy=False)
+    return grad
 
 
 def _accumulate(t, g, steal=False):

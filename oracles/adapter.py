@@ -24,12 +24,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import inspect
 import re
 
 import numpy as np
 
-from oracles.base import Backend, NotApplicable, Op, Trace, Unsupported, as_outputs, resolve
+from oracles.base import (
+    Backend,
+    ModelRun,
+    NotApplicable,
+    Op,
+    Trace,
+    Unsupported,
+    as_outputs,
+    resolve,
+)
 
 
 def _argument(exc):
@@ -208,6 +218,104 @@ class TapeAdapter(Backend):
                 self.clear_grad(t)
             self.backward(first_output(call(op, *args, **example.kwargs)), g)
         return step
+
+    # -- models (torch's spelling: module.models, nn.functional.cross_entropy, optim) ----------
+
+    @property
+    def models(self):
+        """The library's model constructors (torchvision's names), or None."""
+        try:
+            return importlib.import_module(f"{self.module.__name__}.models")
+        except ImportError:
+            return None
+
+    def _model(self, constructor, kwargs, state=None, dtype=None):
+        build = getattr(self.models, constructor, None)
+        if build is None:
+            raise NotApplicable(f"{self.name} has no models.{constructor}")
+        model = build(**kwargs)
+        if state is not None:
+            dtype = next(v.dtype for v in state.values() if v.dtype.kind == "f")
+            model.to(self.dtype(dtype.name))
+            model.load_state_dict({k: self.tensor(np.array(v)) for k, v in state.items()})
+        return model
+
+    def model_state(self, constructor, kwargs, seed):
+        self.module.manual_seed(seed)
+        model = self._model(constructor, kwargs)
+        model.to(self.dtype("float64"))
+        return {k: np.array(self.numpy(v)) for k, v in model.state_dict().items()}
+
+    def model_run(self, constructor, kwargs, state, x, y, train=True, record=False):
+        model = self._model(constructor, kwargs, state).train(train)
+        found = self._record(model) if record else None
+        logits = model(self.tensor(x))
+        loss = self.module.nn.functional.cross_entropy(logits, self.tensor(y))
+        loss.backward()
+        for handle in found[-1] if found else ():
+            handle.remove()
+        names = {name for name, _ in model.named_parameters()}
+        grads = {name: self.grad(p) for name, p in model.named_parameters()}
+        buffers = {k: np.array(self.numpy(v)) for k, v in model.state_dict().items()
+                   if k not in names}
+        model.load_state_dict({k: self.tensor(np.array(v)) for k, v in state.items()})
+        model.eval()
+        with self.no_grad():
+            eval_logits = np.array(self.numpy(model(self.tensor(x))))
+        return ModelRun(np.array(self.numpy(logits)), np.array(self.numpy(loss)), grads,
+                        buffers, eval_logits, *(found[:-1] if found else ()))
+
+    def _record(self, model):
+        """Hooks on every module call recording its inputs, output and their gradients
+        (:class:`~oracles.base.ModelRun`); (calls, grads_in, grads_out, order, handles).
+        Each input requiring grad is replaced by a copy (``x * 1``) for the call, so that its
+        gradient is the call's own, not the sum over every use of the tensor."""
+        calls, grads_in, grads_out, order, handles, count = [], {}, {}, [], [], {}
+
+        def pre(path, module, args):
+            key = (path, count.setdefault(path, 0))
+            count[path] += 1
+            args = tuple(a * 1 if getattr(a, "requires_grad", False) else a for a in args)
+            needed = [i for i, a in enumerate(args) if getattr(a, "requires_grad", False)]
+            grads_in[key] = [None] * len(args)
+
+            def on_input(i):
+                def hook(g):
+                    grads_in[key][i] = np.array(self.numpy(g))
+                    if i == needed[-1]:
+                        order.append(key)
+                return hook
+            for i in needed:
+                args[i].register_hook(on_input(i))
+            return args
+
+        def post(path, module, args, out):
+            key = (path, count[path] - 1)
+            out = first_output(out)
+            calls.append((*key, [np.array(self.numpy(a)) for a in args if hasattr(a, "shape")],
+                          np.array(self.numpy(out))))
+            if getattr(out, "requires_grad", False):
+                out.register_hook(lambda g: grads_out.__setitem__(key, np.array(self.numpy(g))))
+
+        try:
+            for path, module in model.named_modules():
+                handles.append(module.register_forward_pre_hook(functools.partial(pre, path)))
+                handles.append(module.register_forward_hook(functools.partial(post, path)))
+        except AttributeError:  # modules without torch's hooks: outputs only
+            for handle in handles:
+                handle.remove()
+            return None
+        return calls, grads_in, grads_out, order, handles
+
+    def model_step(self, constructor, kwargs, state, grads, optimizer, settings, steps=2):
+        model = self._model(constructor, kwargs, state)
+        params = dict(model.named_parameters())
+        step = getattr(self.module.optim, optimizer)(params.values(), **settings)
+        for _ in range(steps):
+            for name, p in params.items():
+                p.grad = self.tensor(np.array(grads[name]))
+            step.step()
+        return {name: np.array(self.numpy(p)) for name, p in params.items()}
 
 
 # What a module declares about itself, as module attributes: ``__tenshell_unsupported__`` and so

@@ -77,6 +77,27 @@ class Trace:
     grads_again: list | None = None
 
 
+@dataclass
+class ModelRun:
+    """What :meth:`Backend.model_run` saw of one training step of a model: the logits and the
+    loss, each parameter's gradient and each buffer after the forward (by ``state_dict`` name),
+    and the logits of an evaluation-mode forward of the initial state. ``calls``, when
+    recorded, lists each module call in the order its forward finished: (path, call number,
+    input arrays, output array); ``grads_in`` and ``grads_out`` map (path, call number) to the
+    gradients of the call's inputs (those requiring grad, None for the others) and of its output,
+    and ``order`` lists the calls in the order their input gradients were complete."""
+
+    logits: np.ndarray
+    loss: np.ndarray
+    grads: dict
+    buffers: dict
+    eval_logits: np.ndarray
+    calls: list | None = None
+    grads_in: dict | None = None
+    grads_out: dict | None = None
+    order: list | None = None
+
+
 class Op:
     """An op as one library spells it: what a spec's ``call`` receives as its first argument.
     Calling it calls the library's function (with ``bind``'s keywords); what a call form needs
@@ -166,6 +187,27 @@ class Backend:
         """A zero-argument callable running one forward of the op and its backward for
         ``cotangent`` (inputs prepared once, outside it): what a benchmark times."""
         raise NotApplicable(f"{self.name} cannot be timed")
+
+    # -- models: ``constructor`` a name in the library's model namespace (torchvision's names,
+    # impl.models), ``kwargs`` its arguments, ``state`` a state dict of arrays by torch's keys
+
+    def model_state(self, constructor, kwargs, seed):
+        """The initial state dict (arrays) of a model built after seeding the library."""
+        raise NotApplicable(f"{self.name} builds no models")
+
+    def model_run(self, constructor, kwargs, state, x, y, train=True, record=False):
+        """One step of the model loaded with ``state``: the forward of images ``x`` (in
+        ``train`` or evaluation mode), the mean cross-entropy against labels ``y``, its
+        backward; then an evaluation-mode forward of ``state`` (:class:`ModelRun`).
+        ``record``: also each module call's inputs, output and their gradients, where the
+        library has torch's forward hooks and tensor hooks."""
+        raise NotApplicable(f"{self.name} builds no models")
+
+    def model_step(self, constructor, kwargs, state, grads, optimizer, settings, steps=2):
+        """The parameters (arrays by name) after ``steps`` steps of ``optimizer`` ("SGD",
+        "Adam", with torch's keyword ``settings``) from ``state``, each with the gradients
+        ``grads``."""
+        raise NotApplicable(f"{self.name} builds no models")
 
 
 def as_outputs(out, to_numpy):

@@ -40,6 +40,14 @@ class TorchBackend(ModuleAdapter):
         out = self.call(spec, self._tensors(example, (i,)), example.kwargs)
         return bool(first_output(out).requires_grad)
 
+    @property
+    def models(self):
+        """The torchvision architectures written with torch.nn (torchvision itself does not
+        install beside the pinned CPU torch)."""
+        from oracles import torch_models
+
+        return torch_models
+
     def takes_out(self, spec):
         """Whether torch documents an ``out=`` argument for the op."""
         if spec.name.startswith("Tensor."):

@@ -38,8 +38,9 @@ from hypothesis.errors import HypothesisWarning, Unsatisfiable
 
 from oracles import backend
 from oracles.subject import load_subject
-from properties import repro
+from properties import models, repro
 from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
+from properties.models import ModelSpec
 from properties.spec import load_registry
 from properties.strategies import LAYOUTS, present
 
@@ -225,10 +226,14 @@ class Run:
     out_dir: str | None = None
     subject_name: str = "impl"
     config: dict | None = None  # make_run's arguments, to rebuild the run in worker processes
+    profile_name: str = "ci"
 
     def spec_rows(self, spec):
         """Every row of one spec: the example checks over both dtypes, its regions, its bad
-        inputs, and a not-exercised row for each row it should have produced and did not."""
+        inputs, and a not-exercised row for each row it should have produced and did not. A
+        model spec's rows come from :mod:`properties.models`."""
+        if isinstance(spec, ModelSpec):
+            return models.spec_rows(spec, self)
         rows = {}
         saved = set()
 
@@ -400,6 +405,8 @@ def _names(pattern, spec):
 def expected_keys(spec, run_):
     """The row keys every run of ``spec`` must produce, but those the spec declares it cannot
     (``spec.inapplicable``)."""
+    if isinstance(spec, ModelSpec):
+        return models.expected_keys(spec, run_)
     keys = []
     checks = [("forward", o) for o in run_.oracles] + [("inference", o) for o in run_.oracles]
     checks += [("inference", "self"), ("dtype", "-"), ("layout", "self")]
@@ -437,14 +444,18 @@ def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci",
     config = {"subject": subject, "oracles": tuple(oracles), "profile": profile,
               "allow_unsupported": tuple(allow_unsupported), **kw}
     return Run(load_subject(subject, allow_unsupported), {n: backend(n) for n in names},
-               PROFILES[profile], fd="fd" in oracles, subject_name=subject, config=config, **kw)
+               PROFILES[profile], fd="fd" in oracles, subject_name=subject, config=config,
+               profile_name=profile, **kw)
 
 
-def select(ops=None):
-    """The registered specs, filtered by public name or spec id (comma list or iterable)."""
-    registry = load_registry()
+def select(ops=None, profile=None):
+    """The registered op and model specs, filtered by public name or spec id (comma list or
+    iterable); without ``ops``, every op spec and the model specs of ``profile`` (all of them
+    when None)."""
+    registry = {**load_registry(), **models.MODELS}
     if not ops:
-        return list(registry.values())
+        return [s for s in registry.values() if not isinstance(s, ModelSpec)
+                or profile is None or profile in s.profiles]
     wanted = set(ops.split(",") if isinstance(ops, str) else ops)
     chosen = [s for s in registry.values() if s.id in wanted or s.name in wanted
               or s.short in wanted]
@@ -468,7 +479,8 @@ def _start_worker(config):
 
 def _timed_rows(spec_id):
     start = time.perf_counter()
-    return _WORKER.spec_rows(load_registry()[spec_id]), time.perf_counter() - start
+    spec = {**load_registry(), **models.MODELS}[spec_id]
+    return _WORKER.spec_rows(spec), time.perf_counter() - start
 
 
 def run(run_, specs, progress=None, jobs=1):

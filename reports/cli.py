@@ -46,7 +46,7 @@ def _conform(args):
                               seed=args.seed, dtypes=tuple(args.dtypes.split(",")),
                               out_dir=args.out, allow_unsupported=tuple(
                                   filter(None, (args.allow_unsupported or "").split(","))))
-        specs = runner.select(args.ops)
+        specs = runner.select(args.ops, args.profile)
     except (ImportError, AttributeError, KeyError, ValueError) as exc:
         print(f"tenshell conform: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +95,34 @@ def _conform(args):
     return 1 if s["unexpected"] else 0
 
 
+def _train(args):
+    from reports import train
+
+    model_kwargs = {k: tuple(int(v) for v in getattr(args, k).split(","))
+                    for k in ("widths", "layers") if getattr(args, k)}
+    if (model_kwargs and args.model not in train.DEFAULTS) or (
+            "layers" in model_kwargs and args.model != "resnet-small"):
+        print(f"tenshell train: --widths is for mlp and resnet-small, --layers for resnet-small "
+              f"only, not {args.model}", file=sys.stderr)
+        return 2
+    options = dict(seed=args.seed, dtype=args.dtype, batch_size=args.batch_size, lr=args.lr,
+                   momentum=args.momentum, weight_decay=args.weight_decay,
+                   schedule=args.schedule, threads=args.threads, **model_kwargs)
+    if args.trajectory:
+        result = train.trajectory(args.model, steps=args.steps, **options)
+        train.write_trajectory(result, args.out)
+        print(f"{'PASS' if result['passed'] else 'FAIL'}: {result['detail']}")
+        print(f"wrote {args.out}/trajectory.csv and {args.out}/trajectory.png")
+        return 0 if result["passed"] else 1
+    rows = train.train(args.model, engine=args.engine, epochs=args.epochs, out=args.out,
+                       **options)
+    print(f"final test accuracy {100 * rows[-1]['test_acc']:.2f} % ({args.model}, "
+          f"{args.engine} {args.dtype}, {args.epochs} epochs, "
+          f"{sum(r['seconds'] for r in rows):.0f} s); wrote {args.out}/metrics.csv and "
+          f"{args.out}/metrics.png")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="tenshell",
@@ -130,6 +158,40 @@ def build_parser():
     b.add_argument("--out", default="reports/out", help="output folder (default: reports/out)")
     b.add_argument("--check", action="store_true", help="exit 1 when a ratio misses its target")
     b.set_defaults(func=_bench)
+    from reports import train
+
+    t = sub.add_parser("train", help="train a model on scikit-learn's digits with impl or torch "
+                                     "(metrics.csv/.png), or compare their trajectories")
+    t.add_argument("--model", default="resnet-small",
+                   choices=train.MODELS, help="default: resnet-small")
+    t.add_argument("--data", default="digits", choices=["digits"], help="default: digits")
+    t.add_argument("--epochs", type=int, default=15, help="default: 15")
+    t.add_argument("--engine", default="impl", choices=["impl", "torch"], help="default: impl")
+    t.add_argument("--seed", type=int, default=0, help="split, initialisation and batch order "
+                                                       "(default: 0)")
+    t.add_argument("--out", default="reports/out/train",
+                   help="output folder (default: reports/out/train)")
+    t.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="default: float32")
+    t.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    t.add_argument("--lr", type=float, default=0.05, help="default: 0.05")
+    t.add_argument("--momentum", type=float, default=0.9, help="default: 0.9")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="default: 5e-4")
+    t.add_argument("--schedule", default="cosine", choices=["cosine", "step"],
+                   help="learning-rate schedule, stepped per epoch (per step with "
+                        "--trajectory) (default: cosine)")
+    t.add_argument("--widths", help="comma-separated hidden widths (mlp, default 128,64) or "
+                                    "stage widths (resnet-small, default 16,32,64)")
+    t.add_argument("--layers", help="comma-separated blocks per stage (resnet-small, "
+                                    "default 1,1,1)")
+    t.add_argument("--threads", type=int, help="threads for torch and impl (default: theirs)")
+    t.add_argument("--trajectory", action="store_true",
+                   help="train impl and torch from the same weights on the same batches and "
+                        "compare their losses step by step (trajectory.csv/.png); exit 1 when "
+                        "they differ beyond tolerance")
+    t.add_argument("--steps", type=int, default=50, help="SGD steps of --trajectory "
+                                                         "(default: 50)")
+    t.set_defaults(func=_train)
     return parser
 
 

@@ -15,8 +15,9 @@ from properties import runner
 
 pytestmark = pytest.mark.conformance
 
-RUN = runner.make_run("impl", profile=os.environ.get("TENSHELL_PROFILE", "quick"))
-SPECS = {s.id: s for s in runner.select()}
+PROFILE = os.environ.get("TENSHELL_PROFILE", "quick")
+RUN = runner.make_run("impl", profile=PROFILE)
+SPECS = {s.id: s for s in runner.select(profile=PROFILE)}
 KEYS = [key for spec in SPECS.values() for key in runner.expected_keys(spec, RUN)]
 
 

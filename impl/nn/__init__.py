@@ -1,7 +1,7 @@
 """impl.nn: the functional ops, weight initialisation, Parameter and the module classes
 (torch.nn)."""
 
-from impl.nn import functional, init
+from impl.nn import functional, init, utils
 from impl.nn.modules import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
@@ -32,7 +32,7 @@ __all__ = [
     "BCELoss", "Conv2d", "CrossEntropyLoss", "Linear", "LogSoftmax", "MSELoss", "Module",
     "ModuleList",
     "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional",
-    "init",
+    "init", "utils",
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Flatten", "Identity", "MaxPool2d",
     "BatchNorm1d", "BatchNorm2d",
 ]

@@ -3,17 +3,22 @@
 Assigning a :class:`Parameter` or a :class:`Module` as an attribute registers it (in
 ``_parameters`` / ``_modules``); ``register_buffer`` registers non-learnable state. Everything
 that walks the tree — ``parameters``, ``state_dict``, ``train``, ``to`` — follows those registries,
-and the names it produces are torch's ("0.weight", "encoder.layer.bias").
+and the names it produces are torch's ("0.weight", "encoder.layer.bias"). Forward pre-hooks,
+forward hooks and full backward hooks run around a call as torch's do.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 import numpy as np
 
+from impl import _grad_mode
 from impl.creation import _check_dtype
+from impl.function import Function
+from impl.hooks import RemovableHandle
 from impl.nn.parameter import Parameter, zero_grad_
 from impl.tensor import Tensor
 
@@ -42,6 +47,12 @@ def _check_name(name, kind, container, module):
         raise KeyError(f"attribute '{name}' already exists")
 
 
+# The hooks of a module, each an OrderedDict keyed by the RemovableHandle's id (as torch: the
+# ``*_with_kwargs`` and ``*_always_called`` dicts flag the hooks registered with those options).
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
+               "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_backward_hooks")
+
+
 class Module:
     """Base class for all neural network modules (torch.nn.Module).
 
@@ -55,13 +66,93 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        # Every layer's hot path: without hooks, a call is just the forward.
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """torch's ``_call_impl``: pre-hooks may replace the arguments, then the full backward
+        hooks wrap the input and output, the forward runs, and forward hooks may replace the
+        output. If anything raises, the ``always_call`` forward hooks not yet run still run."""
+        called, result = set(), None
+        try:
+            for hook_id, hook in tuple(self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    new = hook(self, args, kwargs)
+                    if new is not None:
+                        if not (isinstance(new, tuple) and len(new) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                               f"(new_args, new_kwargs), but got {new}.")
+                        args, kwargs = new
+                else:
+                    new = hook(self, args)
+                    if new is not None:
+                        args = new if isinstance(new, tuple) else (new,)
+            backward_hook = None
+            if self._backward_hooks:
+                backward_hook = _BackwardHook(self, tuple(self._backward_hooks.values()))
+                args = backward_hook.setup_input_hook(args)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in tuple(self._forward_hooks.items()):
+                called.add(hook_id)
+                result = self._forward_hook(hook_id, hook, args, kwargs, result)
+            if backward_hook is not None:
+                result = backward_hook.setup_output_hook(result)
+            return result
+        except Exception:
+            for hook_id, hook in tuple(self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called and hook_id not in called:
+                    try:
+                        result = self._forward_hook(hook_id, hook, args, kwargs, result)
+                    except Exception as exc:
+                        warnings.warn("module forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {exc}", stacklevel=2)
+            raise
+
+    def _forward_hook(self, hook_id, hook, args, kwargs, result):
+        """The output after one forward hook: its return value, or ``result`` if None."""
+        new = (hook(self, args, kwargs, result) if hook_id in self._forward_hooks_with_kwargs
+               else hook(self, args, result))
+        return result if new is None else new
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each forward; it returns None or the new ``args``
+        (a non-tuple is wrapped in a tuple). ``with_kwargs``: ``hook(module, args, kwargs)``
+        returning None or ``(args, kwargs)``. ``prepend``: run it before the hooks already
+        registered. Returns a :class:`RemovableHandle`."""
+        return _add_hook("register_forward_pre_hook", self._forward_pre_hooks, hook, prepend,
+                         [(self._forward_pre_hooks_with_kwargs, with_kwargs)])
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                              always_call=False):
+        """Call ``hook(module, args, output)`` after each forward; it returns None or a
+        replacement output. ``with_kwargs``: ``hook(module, args, kwargs, output)``.
+        ``always_call``: also call it when the forward (or a hook) raises. ``prepend``: run it
+        before the hooks already registered. Returns a :class:`RemovableHandle`."""
+        return _add_hook("register_forward_hook", self._forward_hooks, hook, prepend,
+                         [(self._forward_hooks_with_kwargs, with_kwargs),
+                          (self._forward_hooks_always_called, always_call)])
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` once per backward, when the gradient
+        with respect to the module's input is computed (or, if no input requires grad, when
+        the gradient with respect to its output is); it returns None or a replacement
+        ``grad_input``. Both are tuples aligned with the positional arguments and outputs, None
+        for non-tensors and inputs that do not require grad. impl supports calls with at most
+        one input tensor requiring grad and one output tensor. Returns a
+        :class:`RemovableHandle`."""
+        return _add_hook("register_full_backward_hook", self._backward_hooks, hook, prepend, [])
 
     # -- registration -------------------------------------------------------------------------
     def register_parameter(self, name, param):
@@ -351,3 +442,117 @@ class Module:
         elif lines:
             body = "\n  " + "\n  ".join(lines) + "\n"
         return f"{self._get_name()}({body})"
+
+
+# -- hooks ----------------------------------------------------------------------------------------
+def _add_hook(op, hooks, hook, prepend, flags):
+    """Register ``hook`` in ``hooks`` (first if ``prepend``) under a new handle's id, flagged in
+    each dict of the (dict, flag) pairs ``flags`` whose flag is set."""
+    if not callable(hook):
+        raise TypeError(f"{op}: hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(hooks, extra_dict=[d for d, _ in flags])
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    for flagged, flag in flags:
+        if flag:
+            flagged[handle.id] = True
+    return handle
+
+
+class BackwardHookFunction(Function):
+    """Identity on one tensor whose backward hands the gradient to ``on_backward`` and passes
+    on what it returns: the node torch puts on a module's input and output when the module has
+    full backward hooks (its ``grad_fn`` is named as torch's)."""
+
+    def forward(self, x, *, on_backward):
+        self.on_backward = on_backward
+        return x.view()  # as torch, the forward (and the caller) get a view of the tensor
+
+    def backward(self, grad):
+        return self.on_backward(grad)
+
+
+class _BackwardHook:
+    """One module call's full backward hooks (torch.utils.hooks.BackwardHook): the output's
+    node records grad_output; the input's node, reached once the gradient with respect to the
+    input is complete, calls the hooks and passes on the grad_input they return. When no input
+    requires grad, the output's node calls them, with grad_input all None."""
+
+    def __init__(self, module, hooks):
+        self.module, self.hooks = module, hooks
+        self.grad_outputs = None
+        self.n_inputs, self.input_index = 0, None
+
+    def _unsupported(self, what):
+        return NotImplementedError(
+            f"{type(self.module).__name__}: impl's full backward hooks support module calls with "
+            f"at most one input tensor that requires grad and one output tensor; this call has "
+            f"{what}")
+
+    def setup_input_hook(self, args):
+        self.n_inputs = len(args)
+        needed = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not needed or not _grad_mode.enabled:
+            return args
+        if len(needed) > 1:
+            raise self._unsupported(f"{len(needed)} input tensors that require grad")
+        (self.input_index,) = needed
+        args = list(args)
+        args[self.input_index] = BackwardHookFunction.apply(args[self.input_index],
+                                                            on_backward=self._input_grad)
+        return tuple(args)
+
+    def setup_output_hook(self, result):
+        if isinstance(result, Tensor):
+            if result.requires_grad and _grad_mode.enabled:
+                return BackwardHookFunction.apply(result, on_backward=self._output_grad)
+        elif isinstance(result, (tuple, list)):
+            if _grad_mode.enabled and any(isinstance(r, Tensor) and r.requires_grad
+                                          for r in result):
+                raise self._unsupported(f"a {type(result).__name__} of outputs")
+        else:
+            warnings.warn("For backward hooks to be called, module output should be a Tensor or "
+                          f"a tuple of Tensors but received {type(result)}", stacklevel=3)
+        return result
+
+    def _output_grad(self, grad):
+        self.grad_outputs = (Tensor._from_op(grad, None),)
+        if self.input_index is None:
+            warnings.warn("Full backward hook is firing when gradients are computed with respect "
+                          "to module outputs since no inputs require gradients.", stacklevel=2)
+            grad_inputs = (None,) * self.n_inputs
+            for hook in self.hooks:
+                new = hook(self.module, grad_inputs, self.grad_outputs)
+                if new is not None and not (isinstance(new, tuple)
+                                            and all(g is None for g in new)):
+                    raise RuntimeError("Backward hook for Modules where no input requires "
+                                       "gradient should always return None or None for all "
+                                       "gradients.")
+            self.grad_outputs = None
+        return grad
+
+    def _input_grad(self, grad):
+        if self.grad_outputs is None:  # the gradient reached the input around the output
+            return grad
+        grads = [None] * self.n_inputs
+        grads[self.input_index] = Tensor._from_op(grad, None)
+        grads = tuple(grads)
+        for hook in self.hooks:
+            new = hook(self.module, grads, self.grad_outputs)
+            if new is None:
+                continue
+            if len(new) != len(grads):
+                raise RuntimeError("Backward hook returned an invalid number of grad_input, got "
+                                   f"{len(new)}, but expected {len(grads)}")
+            grads = tuple(new)
+        self.grad_outputs = None
+        out = grads[self.input_index]
+        if out is None:
+            return None
+        out = out.data if isinstance(out, Tensor) else np.asarray(out)
+        if out.shape != grad.shape:
+            raise RuntimeError(f"{type(self.module).__name__} backward hook: grad_input"
+                               f"[{self.input_index}] has shape {tuple(out.shape)} but the input "
+                               f"has shape {tuple(grad.shape)}")
+        return out
