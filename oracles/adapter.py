@@ -307,6 +307,24 @@ class TapeAdapter(Backend):
             return None
         return calls, grads_in, grads_out, order, handles
 
+    def model_train(self, constructor, kwargs, state, x, y, batches, settings, x_test, y_test):
+        model = self._model(constructor, kwargs, state).train()
+        optimizer = self.module.optim.SGD(model.parameters(), **settings)
+        schedule = self.module.optim.lr_scheduler.CosineAnnealingLR(optimizer, len(batches))
+        losses = []
+        for i in batches:
+            loss = self.module.nn.functional.cross_entropy(model(self.tensor(x[i])),
+                                                           self.tensor(y[i]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(self.numpy(loss)))
+        model.eval()
+        with self.no_grad():
+            predicted = np.asarray(self.numpy(model(self.tensor(x_test)))).argmax(axis=1)
+        return np.array(losses), float(np.mean(predicted == y_test))
+
     def model_step(self, constructor, kwargs, state, grads, optimizer, settings, steps=2):
         model = self._model(constructor, kwargs, state)
         params = dict(model.named_parameters())

@@ -203,6 +203,13 @@ class Backend:
         library has torch's forward hooks and tensor hooks."""
         raise NotApplicable(f"{self.name} builds no models")
 
+    def model_train(self, constructor, kwargs, state, x, y, batches, settings, x_test, y_test):
+        """Train the model loaded with ``state`` by SGD (torch's keyword ``settings``) on the
+        batches ``x[i], y[i]`` for each index array ``i`` of ``batches``, the learning rate
+        annealed by a cosine over them (CosineAnnealingLR, stepped per batch); (the loss of
+        each step, the evaluation-mode accuracy on ``x_test, y_test``)."""
+        raise NotApplicable(f"{self.name} trains no models")
+
     def model_step(self, constructor, kwargs, state, grads, optimizer, settings, steps=2):
         """The parameters (arrays by name) after ``steps`` steps of ``optimizer`` ("SGD",
         "Adam", with torch's keyword ``settings``) from ``state``, each with the gradients

@@ -96,7 +96,7 @@ class ModelSpec:
         return self.name.rsplit(".", 1)[-1]
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: dict = {}  # id -> ModelSpec or TrajectorySpec
 
 
 def register(*specs):
@@ -108,6 +108,8 @@ def register(*specs):
 
 def expected_keys(spec, run):
     """The rows every run of a model spec produces."""
+    if isinstance(spec, TrajectorySpec):
+        return spec.keys(run)
     return [(spec.id, check, "torch", dtype, "contiguous") for dtype in run.dtypes
             for check in CHECKS] + [(spec.id, "region", "-", "-", r) for r in spec.regions]
 
@@ -119,6 +121,8 @@ def spec_rows(spec, run):
     """Every row of a model spec in ``run`` (a :class:`properties.runner.Run`)."""
     from properties.runner import Row, sample
 
+    if isinstance(spec, TrajectorySpec):
+        return spec.rows(run)
     rows = {key: Row(*key) for key in expected_keys(spec, run)}
     torch = run.oracles.get("torch")
     if torch is None:
@@ -391,3 +395,150 @@ def _first(calls, allowance, after_name, before_name):
                     + (f" (on the way: {shown})" if shown else ""))
         way.append(f"{name} {worst:.2g}×")
     return ""
+
+
+# -- trajectories -------------------------------------------------------------------------------
+
+TRAJECTORY_ULPS = 8  # a float32 step may differ by this many ulps where torch's did not
+TRAJECTORY_RTOL = 1e-9  # float64 losses agree to this (relative) at every step
+ACCURACY_POINTS = 1.0  # final test accuracies within this many percentage points
+
+
+def load_digits(seed=0, test_size=0.25):
+    """scikit-learn's digits (1797 8×8 images, 10 classes; shipped, no download) as float64
+    arrays, split into stratified train and test sets by ``seed`` and standardised per pixel by
+    the training set: ``(x_train, y_train, x_test, y_test)``, x of shape (N, 64)."""
+    from sklearn.datasets import load_digits as digits_of
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    digits = digits_of()
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, digits.target.astype(np.int64), test_size=test_size,
+        stratify=digits.target, random_state=seed)
+    scaler = StandardScaler().fit(x_train)
+    return scaler.transform(x_train), y_train, scaler.transform(x_test), y_test
+
+
+def batch_order(n, batch_size, seed):
+    """An endless stream of index batches: each epoch a fresh permutation of ``range(n)`` (one
+    generator seeded ``seed``, so every library sees the same batches) cut into slices of
+    ``batch_size``, the last one shorter."""
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            yield order[start:start + batch_size]
+
+
+def judge_trajectory(loss, truth, twin, dtype, accuracy, truth_accuracy, what="the subject"):
+    """Whether a training run's per-step ``loss`` follows the ``truth`` (torch's float64 run of
+    the same weights and batches). At each step the relative deviation may be ``FACTOR`` times
+    the largest deviation so far of ``twin`` — a run of the truth's at rounding level: torch's
+    float32 run, or in float64 torch's run on inputs moved by one ulp (a diverging run amplifies
+    rounding step by step, and the twin measures by how much) — plus a floor: TRAJECTORY_ULPS
+    float32 ulps, or TRAJECTORY_RTOL in float64 (the largest deviation so far: one step can be
+    close to the truth by luck). The final test accuracies must agree within ACCURACY_POINTS
+    points. A dict: passed, error and tolerance at the worst step, detail, and the curves."""
+    loss, truth, twin = (np.asarray(a, np.float64) for a in (loss, truth, twin))
+    floor = TRAJECTORY_RTOL if np.dtype(dtype) == np.float64 else \
+        TRAJECTORY_ULPS * tol.eps(np.float32)
+    twin_error = np.abs(twin - truth) / np.abs(truth)
+    tolerances = FACTOR * np.maximum.accumulate(twin_error) + floor
+    error = np.abs(loss - truth) / np.abs(truth)
+    error = np.where(np.isnan(error), np.inf, error)
+    worst = int(np.argmax(error / tolerances))
+    out = error > tolerances
+    gap = 100 * abs(accuracy - truth_accuracy)
+    detail = (f"{len(loss)} SGD steps in {np.dtype(dtype).name}: {what}'s loss deviates from "
+              f"torch float64's by {error[worst]:.3g} relative at step {worst + 1} (tolerance "
+              f"{tolerances[worst]:.3g})"
+              + (f"; {int(out.sum())} of {len(loss)} steps out of tolerance, first at step "
+                 f"{int(np.argmax(out)) + 1}" if out.any() else "")
+              + f"; final test accuracy {100 * accuracy:.2f} % vs torch's "
+                f"{100 * truth_accuracy:.2f} %"
+              + (f", {gap:.2f} points apart (more than {ACCURACY_POINTS:g})"
+                 if gap > ACCURACY_POINTS else ""))
+    return dict(passed=bool(not out.any() and gap <= ACCURACY_POINTS),
+                error=float(error[worst]), tolerance=float(tolerances[worst]), detail=detail,
+                errors=error.tolist(), twin_errors=twin_error.tolist(),
+                tolerances=tolerances.tolist())
+
+
+@dataclass
+class TrajectorySpec:
+    """Trajectory conformance: ``steps`` SGD steps (momentum, weight decay, cosine-annealed
+    rate) of one architecture on scikit-learn's digits, from the same initial weights over the
+    same batches in the subject and in torch, then the test accuracy of both."""
+
+    name: str  # "models.trajectory[resnet_small]"
+    constructor: str
+    kwargs: dict
+    steps: int = 50
+    batch_size: int = 32
+    seed: int = 0
+    settings: dict = field(default_factory=lambda: {"lr": 0.05, "momentum": 0.9,
+                                                    "weight_decay": 5e-4})
+    profiles: tuple = ("quick", "ci", "deep")
+    family: str = "model"
+    variant: str = ""
+
+    @property
+    def id(self):
+        return self.name
+
+    @property
+    def short(self):
+        return self.name.rsplit(".", 1)[-1]
+
+    def keys(self, run):
+        return [(self.id, "trajectory", "torch", dtype, "contiguous") for dtype in run.dtypes]
+
+    def rows(self, run):
+        from properties.runner import Row
+
+        rows = {key: Row(*key) for key in self.keys(run)}
+        torch = run.oracles.get("torch")
+        if torch is None:
+            return _all(rows, "not-applicable", "trajectory rows need the torch oracle")
+        try:
+            runs = self.trajectories(run.subject, torch, run.dtypes)
+        except NotApplicable as exc:
+            return _all(rows, "not-applicable", str(exc))
+        except Exception as exc:  # the harness's or the subject's: a failing row, not a crash
+            return _all(rows, "fail", f"the trajectory raised {type(exc).__name__}: {exc}")
+        for dtype, (result, seconds) in runs.items():
+            row = rows[(self.id, "trajectory", "torch", dtype, "contiguous")]
+            _add(row, "pass" if result["passed"] else "fail", result["error"],
+                 result["tolerance"], result["detail"], seconds)
+        return list(rows.values())
+
+    def trajectories(self, subject, torch, dtypes):
+        """{dtype: (judge_trajectory's dict, the subject's seconds)}."""
+        x, y, x_test, y_test = load_digits(self.seed)
+        x, x_test = (a.reshape(len(a), 1, 8, 8) for a in (x, x_test))
+        state = torch.model_state(self.constructor, self.kwargs, self.seed)
+        batches = [next(order) for order in [batch_order(len(x), self.batch_size, self.seed)]
+                   for _ in range(self.steps)]
+
+        def train(backend, dtype, inputs=x):
+            dt = np.dtype(dtype)
+            return backend.model_train(self.constructor, self.kwargs, _cast(state, dt),
+                                       inputs.astype(dt), y, batches, self.settings,
+                                       x_test.astype(dt), y_test)
+
+        truth, truth_acc = train(torch, "float64")
+        out = {}
+        for dtype in dtypes:
+            if dtype == "float64":
+                signs = np.random.default_rng(self.seed).choice([-np.inf, np.inf], x.shape)
+                twin = train(torch, "float64", np.nextafter(x, signs))[0]
+            else:
+                twin = train(torch, dtype)[0]
+            start = time.perf_counter()
+            loss, acc = train(subject, dtype)
+            seconds = time.perf_counter() - start
+            out[dtype] = (dict(judge_trajectory(loss, truth, twin, dtype, acc, truth_acc),
+                               loss=loss.tolist(), truth=truth.tolist(), twin=twin.tolist()),
+                          seconds)
+        return out

@@ -40,7 +40,7 @@ from oracles import backend
 from oracles.subject import load_subject
 from properties import models, repro
 from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
-from properties.models import ModelSpec
+from properties.models import ModelSpec, TrajectorySpec
 from properties.spec import load_registry
 from properties.strategies import LAYOUTS, present
 
@@ -232,7 +232,7 @@ class Run:
         """Every row of one spec: the example checks over both dtypes, its regions, its bad
         inputs, and a not-exercised row for each row it should have produced and did not. A
         model spec's rows come from :mod:`properties.models`."""
-        if isinstance(spec, ModelSpec):
+        if isinstance(spec, (ModelSpec, TrajectorySpec)):
             return models.spec_rows(spec, self)
         rows = {}
         saved = set()
@@ -405,7 +405,7 @@ def _names(pattern, spec):
 def expected_keys(spec, run_):
     """The row keys every run of ``spec`` must produce, but those the spec declares it cannot
     (``spec.inapplicable``)."""
-    if isinstance(spec, ModelSpec):
+    if isinstance(spec, (ModelSpec, TrajectorySpec)):
         return models.expected_keys(spec, run_)
     keys = []
     checks = [("forward", o) for o in run_.oracles] + [("inference", o) for o in run_.oracles]
@@ -454,7 +454,7 @@ def select(ops=None, profile=None):
     when None)."""
     registry = {**load_registry(), **models.MODELS}
     if not ops:
-        return [s for s in registry.values() if not isinstance(s, ModelSpec)
+        return [s for s in registry.values() if not isinstance(s, (ModelSpec, TrajectorySpec))
                 or profile is None or profile in s.profiles]
     wanted = set(ops.split(",") if isinstance(ops, str) else ops)
     chosen = [s for s in registry.values() if s.id in wanted or s.name in wanted

@@ -24,16 +24,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from properties.models import batch_order, judge_trajectory, load_digits
+
 MODELS = ("mlp", "resnet-small", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 # Digits-sized defaults: the MLP's hidden widths (17 k parameters); resnet-small's stages (78 k)
 DEFAULTS = {"mlp": {"widths": (128, 64)},
             "resnet-small": {"widths": (16, 32, 64), "layers": (1, 1, 1)}}
 NUM_CLASSES = 10
-# Trajectories: impl's loss may deviate from torch float64's by FACTOR times the largest
-# deviation so far of torch's rounding-level twin (see trajectory), plus a floor: ULPS units in
-# the last place in float32, FLOAT64_RTOL relative in float64
-FACTOR, ULPS, FLOAT64_RTOL = 4.0, 8, 1e-9
-ACCURACY_POINTS = 1.0
 
 
 def namespace(engine):
@@ -50,22 +47,6 @@ def namespace(engine):
 
         return SimpleNamespace(name="torch", lib=torch, models=torch_models)
     raise ValueError(f"engine must be 'impl' or 'torch', got {engine!r}")
-
-
-def load_digits_split(seed=0, test_size=0.25):
-    """scikit-learn's digits (1797 8x8 images, 10 classes) as float64 arrays, split into a
-    stratified train and test set by ``seed`` and standardised per pixel with the training set's
-    mean and deviation: ``(x_train, y_train, x_test, y_test)``, x of shape (N, 64)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    digits = load_digits()
-    x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target.astype(np.int64), test_size=test_size,
-        stratify=digits.target, random_state=seed)
-    scaler = StandardScaler().fit(x_train)
-    return scaler.transform(x_train), y_train, scaler.transform(x_test), y_test
 
 
 def build_model(name, engine, **kwargs):
@@ -89,17 +70,6 @@ def build_model(name, engine, **kwargs):
 def as_inputs(model_name, x):
     """Flat (N, 64) pixels for the MLP, (N, 1, 8, 8) images for the ResNets."""
     return x if model_name == "mlp" else x.reshape(len(x), 1, 8, 8)
-
-
-def batch_order(n, batch_size, seed):
-    """An endless stream of index batches: each epoch a fresh permutation of ``range(n)`` (from
-    one NumPy generator seeded ``seed``, so both libraries see the same batches) cut into
-    consecutive slices of ``batch_size``, the last one shorter."""
-    rng = np.random.default_rng(seed)
-    while True:
-        order = rng.permutation(n)
-        for start in range(0, n, batch_size):
-            yield order[start:start + batch_size]
 
 
 def make_optimizer(ns, model, *, lr, momentum, weight_decay, schedule, period):
@@ -158,7 +128,7 @@ def train(model="resnet-small", *, engine="impl", epochs=15, seed=0, dtype="floa
     if threads:
         ns.lib.set_num_threads(threads)
     ns.lib.manual_seed(seed)
-    x_train, y_train, x_test, y_test = load_digits_split(seed)
+    x_train, y_train, x_test, y_test = load_digits(seed)
     x_train, x_test = (as_inputs(model, x).astype(dtype) for x in (x_train, x_test))
     net = build_model(model, engine, **model_kwargs).to(getattr(ns.lib, dtype))
     optimizer, scheduler = make_optimizer(ns, net, lr=lr, momentum=momentum,
@@ -201,12 +171,11 @@ def trajectory(model="resnet-small", steps=50, dtype="float64", seed=0, batch_si
     ``state_dict`` (as NumPy arrays), run ``steps`` SGD steps in both in ``dtype`` on the same
     batches with the learning rate scheduled per step, then evaluate both on the test set.
 
-    The truth is torch's trajectory in float64. At each step impl's relative deviation from it
-    must stay within FACTOR times the largest deviation so far of torch's own rounding-level
-    twin, plus a floor: for float32, torch's float32 run (floor ULPS ulps); for float64, torch's
-    float64 run on inputs moved by one ulp (floor FLOAT64_RTOL) — a training run that diverges
-    amplifies rounding differences step by step, and the twin measures by how much. The final
-    test accuracies must agree within ACCURACY_POINTS percentage points.
+    The truth is torch's trajectory in float64; the verdict is
+    :func:`properties.models.judge_trajectory`'s (the rule of the conformance report's
+    trajectory rows): impl's relative deviation within 4× the largest so far of torch's own
+    rounding-level twin (its float32 run; in float64 its run on inputs moved by one ulp) plus
+    8 float32 ulps or 1e-9, and final test accuracies within one point.
 
     Returns a plain dict: ``passed``, ``error`` (relative loss difference at the worst step,
     worst relative to its tolerance), ``tolerance`` (at that step), ``detail``, the curves
@@ -216,7 +185,7 @@ def trajectory(model="resnet-small", steps=50, dtype="float64", seed=0, batch_si
     if threads:
         for engine in ("impl", "torch"):
             namespace(engine).lib.set_num_threads(threads)
-    x_train, y_train, x_test, y_test = load_digits_split(seed)
+    x_train, y_train, x_test, y_test = load_digits(seed)
     x_train, x_test = as_inputs(model, x_train), as_inputs(model, x_test)
     namespace("torch").lib.manual_seed(seed)
     weights = {k: v.numpy().copy()
@@ -242,39 +211,18 @@ def trajectory(model="resnet-small", steps=50, dtype="float64", seed=0, batch_si
     impl_loss, rates, impl_acc = run("impl", dtype)
     torch_loss, _, torch_acc = run("torch", dtype)
     if dtype == "float64":
-        truth, floor = torch_loss, FLOAT64_RTOL
+        truth = torch_loss
         signs = np.random.default_rng(seed).choice([-np.inf, np.inf], size=x_train.shape)
         twin = run("torch", dtype, np.nextafter(x_train, signs))[0]
-        rule = (f"{FACTOR:g}x the deviation so far of torch on inputs moved by one ulp "
-                f"+ {FLOAT64_RTOL:g}")
     else:
-        truth, twin, floor = run("torch", "float64")[0], torch_loss, ULPS * np.finfo(dtype).eps
-        rule = f"{FACTOR:g}x torch {dtype}'s own deviation so far + {ULPS} ulps"
-    twin_error = np.abs(twin - truth) / np.abs(truth)
-    tolerances = FACTOR * np.maximum.accumulate(twin_error) + floor
-    impl_error = np.abs(impl_loss - truth) / np.abs(truth)
-    worst = int(np.argmax(impl_error / tolerances))
-    error, tolerance = float(impl_error[worst]), float(tolerances[worst])
-    losses_ok = bool(np.all(impl_error <= tolerances))
-    acc_gap = 100 * abs(impl_acc - torch_acc)
-    passed = losses_ok and acc_gap <= ACCURACY_POINTS
-    detail = (f"{model} {dtype}, {steps} SGD steps: impl's loss deviates from torch "
-              f"float64's by {error:.3g} relative at step {worst + 1} "
-              f"(tolerance {tolerance:.3g}: {rule})"
-              + ("" if losses_ok else
-                 f"; {int(np.sum(impl_error > tolerances))} of {steps} steps out of tolerance, "
-                 f"first at step {int(np.argmax(impl_error > tolerances)) + 1}")
-              + f"; final test accuracy impl {100 * impl_acc:.2f} % vs torch "
-                f"{100 * torch_acc:.2f} %"
-              + ("" if acc_gap <= ACCURACY_POINTS else
-                 f", {acc_gap:.2f} points apart (more than {ACCURACY_POINTS:g})"))
-    return dict(passed=passed, error=error, tolerance=tolerance, detail=detail, model=model,
-                steps=steps, dtype=dtype, seed=seed, batch_size=batch_size, **options,
-                lr_curve=rates, impl_loss=impl_loss.tolist(), torch_loss=torch_loss.tolist(),
+        truth, twin = run("torch", "float64")[0], torch_loss
+    verdict = judge_trajectory(impl_loss, truth, twin, dtype, impl_acc, torch_acc, "impl")
+    return dict(verdict, detail=f"{model}: {verdict['detail']}", model=model, steps=steps,
+                dtype=dtype, seed=seed, batch_size=batch_size, **options, lr_curve=rates,
+                impl_loss=impl_loss.tolist(), torch_loss=torch_loss.tolist(),
                 truth_loss=truth.tolist(), twin_loss=twin.tolist(),
-                impl_error=impl_error.tolist(), twin_error=twin_error.tolist(),
-                tolerances=tolerances.tolist(), impl_test_acc=impl_acc,
-                torch_test_acc=torch_acc)
+                impl_error=verdict["errors"], twin_error=verdict["twin_errors"],
+                impl_test_acc=impl_acc, torch_test_acc=torch_acc)
 
 
 def transplant(weights, model, engine):

@@ -11,6 +11,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 torch = pytest.importorskip("torch")
 
+from properties.models import TRAJECTORY_RTOL  # noqa: E402
 from reports import cli, train  # noqa: E402
 
 TINY = {"mlp": {"widths": (16,)}, "resnet-small": {"widths": (4, 8), "layers": (1, 1)}}
@@ -52,7 +53,7 @@ def test_trajectory_float64_agrees_step_for_step(model):
     result = train.trajectory(model, steps=6, dtype="float64", batch_size=32, threads=1,
                               **TINY[model])
     assert result["passed"], result["detail"]
-    assert result["error"] < 1e-12 and result["tolerance"] < 2 * train.FLOAT64_RTOL
+    assert result["error"] < 1e-12 and result["tolerance"] < 2 * TRAJECTORY_RTOL
     assert len(result["impl_loss"]) == len(result["torch_loss"]) == 6
     assert result["lr_curve"][0] == 0.05 > result["lr_curve"][-1]
     assert result["impl_test_acc"] == result["torch_test_acc"]
