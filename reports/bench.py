@@ -5,8 +5,10 @@ backward (a fixed random cotangent) on each library through its adapter's ``step
 (:mod:`oracles.adapter`) — torch and MyGrad eagerly, JAX as one jit-compiled function (compile
 time excluded); a library without the op is left out of that benchmark. Inputs are built once
 per library, so only the op and its backward are timed. One more benchmark times the engine
-itself: 1,000 tiny elementwise ops. Thread counts are equal (torch's intra-op threads and the
-BLAS pool), and the libraries' repeats are interleaved so drift hits all alike.
+itself: 1,000 tiny elementwise ops. Model benchmarks time a whole network's training step in
+each library that has the architecture, and the peak memory of one (see "model benchmarks").
+Thread counts are equal (torch's intra-op threads and the BLAS pool), and the libraries'
+repeats are interleaved so drift hits all alike.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -29,6 +34,8 @@ class Benchmark:
     description: str
     setups: dict  # library -> () -> zero-argument callable doing one timed unit of work
     target: float  # the largest acceptable subject/torch time ratio
+    memory: dict | None = None  # library -> () -> peak resident bytes of one unit of work
+    memory_target: float | None = None  # the largest acceptable subject/torch peak ratio
 
 
 @dataclass
@@ -39,6 +46,9 @@ class Result:
     seconds: dict = field(default_factory=dict)  # library -> median seconds per call
     ratios: dict = field(default_factory=dict)  # library -> subject seconds / library seconds
     meets_target: bool | None = None
+    memory_target: float | None = None
+    peak_rss: dict = field(default_factory=dict)  # library -> peak resident bytes
+    memory_ratio: float | None = None  # the subject's peak over torch's
 
 
 # -- op benchmarks from the registry ----------------------------------------------------------
@@ -94,6 +104,117 @@ def engine_benchmark(libraries):
                      3.0)
 
 
+# -- model benchmarks -------------------------------------------------------------------------
+# Models are not op specs: a model benchmark builds one architecture in each library that has it
+# (its backend's ``models``: impl.models, oracles.torch_models, torchvision's names) and times a
+# training step on a fixed random batch — forward, cross-entropy and backward, and for a train
+# step SGD with momentum. A memory benchmark also takes the peak resident set of that work,
+# measured for each library in a fresh process of its own that imports it alone (a process's
+# peak cannot be reset, and torch's libraries alone take hundreds of MB).
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    constructor: str  # a function of the library's ``models``
+    kwargs: tuple  # its keyword arguments, as (name, value) pairs
+    batch: int
+    size: int  # images are 3 x size x size, float32
+    classes: int
+    optimizer: bool  # an SGD step (lr 0.01, momentum 0.9) after the backward
+
+
+MODELS = [
+    # (name, work, time target, memory target)
+    ("resnet-small train step 3x32x32 b32",
+     ModelWork("resnet_small", (("widths", (64, 128, 256, 512)), ("layers", (2, 2, 2, 2)),
+                                ("num_classes", 10)), 32, 32, 10, True), 1.5, None),
+    ("resnet50 fwd+bwd 3x224x224 b8", ModelWork("resnet50", (), 8, 224, 1000, False), 2.0, 2.0),
+]
+
+
+def model_step(library, work):
+    """A zero-argument callable running ``work`` once on ``library`` (a backend)."""
+    build = getattr(getattr(library, "models", None), work.constructor, None)
+    if build is None:
+        raise NotApplicable(f"{library.name} has no models.{work.constructor}")
+    module = library.module
+    module.manual_seed(0)
+    model = build(**dict(work.kwargs))
+    rng = np.random.default_rng(0)
+    x = library.tensor(rng.standard_normal((work.batch, 3, work.size, work.size))
+                       .astype(np.float32))
+    y = library.tensor(rng.integers(0, work.classes, work.batch))
+    params = list(model.parameters())
+    sgd = module.optim.SGD(params, lr=0.01, momentum=0.9) if work.optimizer else None
+
+    def step():
+        for p in params:
+            p.grad = None
+        module.nn.functional.cross_entropy(model(x), y).backward()
+        if sgd is not None:
+            sgd.step()
+    return step
+
+
+def _peak_rss(name, work, threads):
+    """The peak resident bytes of a fresh process running ``work`` twice on library ``name``."""
+    code = ("import json, sys; from reports.bench import _child_peak_rss; "
+            "print(json.dumps(_child_peak_rss(*json.loads(sys.argv[1]))))")
+    args = json.dumps([name, asdict(work), threads])
+    run = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True,
+                         check=False)
+    if run.returncode:
+        raise RuntimeError(f"peak memory of {name} on {work.constructor}: the child process "
+                           f"failed:\n{run.stderr[-2000:]}")
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def _child_peak_rss(name, work, threads):
+    # In the child: only the library itself is imported (and NumPy, threadpoolctl).
+    import resource
+
+    from oracles.subject import load_subject
+
+    # JSON gave lists for the tuples
+    kwargs = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in work.pop("kwargs"))
+    work = ModelWork(kwargs=kwargs, **work)
+    library = load_subject(name)
+    if hasattr(library.module, "set_num_threads"):
+        library.module.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    step = model_step(library, work)
+    for _ in range(2):  # the first step's buffers may differ from the next ones'
+        step()
+    try:  # the process's own peak: Linux's ru_maxrss keeps the parent's across fork and exec
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+
+
+def model_benchmarks(libraries, subject, threads):
+    """A benchmark per entry of ``MODELS``, timed on ``libraries`` (name -> backend); the
+    memory benchmarks run ``subject`` (a name to load in a child process) and torch."""
+    benches = []
+    for name, work, target, memory_target in MODELS:
+        memory = None
+        if memory_target is not None and isinstance(subject, str):
+            memory = {lib: partial(_peak_rss, n, work, threads)
+                      for lib, n in (("subject", subject), ("torch", "torch"))}
+        what = "training step (SGD momentum)" if work.optimizer else "forward+backward"
+        benches.append(Benchmark(
+            name, f"{work.constructor} {what}, batch {work.batch} of 3x{work.size}x{work.size},"
+            " float32, cross-entropy",
+            {lib: partial(model_step, b, work) for lib, b in libraries.items()},
+            target, memory, memory_target))
+    return benches
+
+
 # -- running ----------------------------------------------------------------------------------
 
 
@@ -134,11 +255,12 @@ def _time_per_call(fn, min_seconds=0.05):
         n *= 2
 
 
-def all_benchmarks(libraries):
+def all_benchmarks(libraries, subject="impl", threads=1):
     from properties.spec import load_registry
 
     return [engine_benchmark(libraries)] + op_benchmarks(
-        [s for s in load_registry().values() if s.bench_shapes], libraries)
+        [s for s in load_registry().values() if s.bench_shapes], libraries) \
+        + model_benchmarks(libraries, subject, threads)
 
 
 def _libraries(subject, names, progress):
@@ -166,7 +288,8 @@ def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch",
     meta = {"threads": set_threads(threads, getattr(libs["subject"], "module", None)),
             "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "subject": subject}
-    chosen = [b for b in all_benchmarks(libs) if not names or any(n in b.name for n in names)]
+    chosen = [b for b in all_benchmarks(libs, subject, threads)
+              if not names or any(n in b.name for n in names)]
     if names and not chosen:
         raise SystemExit(f"tenshell bench: no benchmark matches {', '.join(names)}")
     results = []
@@ -196,6 +319,14 @@ def run(names=None, subject="impl", repeats=5, threads=None, libraries=("torch",
             f"{lib} {s * 1e3:.3f} ms (ratio {res.ratios[lib]:.2f})"
             for lib, s in res.seconds.items() if lib != "subject")
             + f"; target vs torch <= {bench.target}")
+        if bench.memory:
+            res.memory_target = bench.memory_target
+            res.peak_rss = {lib: measure() for lib, measure in bench.memory.items()}
+            res.memory_ratio = res.peak_rss["subject"] / res.peak_rss["torch"]
+            res.meets_target = res.meets_target and res.memory_ratio <= bench.memory_target
+            progress(f"{bench.name}: peak memory {subject} {res.peak_rss['subject'] / 2**20:.0f}"
+                     f" MB, torch {res.peak_rss['torch'] / 2**20:.0f} MB (ratio "
+                     f"{res.memory_ratio:.2f}); target <= {bench.memory_target}")
         results.append(res)
     meta["versions"] = {lib: _version(lib) for lib in ("numpy", "torch", "jax", "mygrad")}
     return results, meta
@@ -228,5 +359,15 @@ def write(results, meta, out_dir):
                  else " | " for lib in libs]
         lines.append(f"| {r.name} | {r.seconds['subject'] * 1e3:.3f} | " + " | ".join(cells)
                      + f" | {r.target} | {'yes' if r.meets_target else 'NO'} |")
+    memory = [r for r in results if r.peak_rss]
+    if memory:
+        lines += ["", "Peak memory: the resident set of a fresh process per library running the "
+                  "benchmark's work twice (libraries included).", "",
+                  f"| benchmark | {subject} MB | torch MB | ratio | target | ok |",
+                  "|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {r.name} | {r.peak_rss['subject'] / 2**20:.0f} | "
+                  f"{r.peak_rss['torch'] / 2**20:.0f} | {r.memory_ratio:.2f} | "
+                  f"{r.memory_target} | {'yes' if r.memory_ratio <= r.memory_target else 'NO'} |"
+                  for r in memory]
     with open(os.path.join(out_dir, "bench.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

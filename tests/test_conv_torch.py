@@ -1,7 +1,7 @@
 """The convolution kernels against their NumPy references, what the conv2d OpSpecs cannot see
 (chained convolutions reading a channels-major output, gradients of some inputs only, the graph
 a no-grad call leaves), the Conv2d module and its init against torch, and the memory a conv
-backward takes."""
+takes."""
 
 import math
 import tracemalloc
@@ -254,38 +254,53 @@ def test_conv2d_padding_mode_too_large_raises_as_torch(mode, padding):
 @pytest.mark.parametrize("n, c, cout, size, k, stride, padding", [
     (8, 64, 64, 32, 3, 1, 1), (8, 256, 256, 8, 3, 1, 1), (8, 512, 512, 4, 3, 1, 1),
     (2, 3, 64, 112, 7, 2, 3), (8, 64, 128, 32, 3, 2, 1), (8, 64, 128, 32, 1, 2, 0),
+    (8, 64, 64, 32, 1, 1, 0),
 ])
-def test_conv_backward_memory_is_bounded_by_the_columns(n, c, cout, size, k, stride, padding,
-                                                        retain_graph, rng):
-    """tracemalloc sees NumPy's allocations. On top of what the forward left (the im2col buffer
-    among it), a backward allocates at most: the output gradient in channels-major order, the
-    input's, the weight's and the bias's gradients (they become the leaves' .grad as they are)
-    and, only when the graph is kept for another backward, a buffer for the columns' gradient
-    (otherwise the columns' own buffer takes it)."""
+def test_conv_memory_is_bounded_by_a_chunk_of_the_columns(n, c, cout, size, k, stride, padding,
+                                                          retain_graph, rng):
+    """tracemalloc sees NumPy's allocations. The forward keeps the input and the weight as they
+    are and allocates, beyond its output, one chunk of the columns at most (a 1x1 stride-1
+    kernel: the input in channels-major order, when it is not laid out so). The backward
+    allocates at most: the output gradient in channels-major order, the input's (in the input's
+    layout), the weight's (twice: a chunk's product before it is added) and the bias's
+    gradients, and one chunk of the columns — never the full column matrix, whether or not the
+    graph is kept."""
     x = impl.from_numpy(rng.standard_normal((n, c, size, size)).astype(np.float32))
     w = impl.from_numpy(rng.standard_normal((cout, c, k, k)).astype(np.float32))
     b = impl.from_numpy(rng.standard_normal(cout).astype(np.float32))
     for t in (x, w, b):
         t.requires_grad_(True)
-    y = F.conv2d(x, w, b, stride=stride, padding=padding)
-    assert isinstance(y.grad_fn, Conv2dFunction)
-    cot = impl.from_numpy(rng.standard_normal(y.shape).astype(np.float32))
-    cols_bytes = y.numel() // cout * c * k * k * 4
+    direct = (k, stride, padding) == (1, 1, 0)
+    out_pixels = ((size + 2 * padding - k) // stride + 1) ** 2
+    image_cols = c * k * k * out_pixels * 4
+    chunk = 0 if direct else min(n, max(1, Conv2dFunction.chunk_bytes // image_cols)) * image_cols
     tracemalloc.start()
     try:
+        y = F.conv2d(x, w, b, stride=stride, padding=padding)
+        forward_peak = tracemalloc.get_traced_memory()[1]
+        kept = tracemalloc.get_traced_memory()[0]
+        assert kept <= y.data.nbytes + (1 << 16)
+        assert isinstance(y.grad_fn, Conv2dFunction)
+        assert y.grad_fn.saved[0] is x.data  # the input itself, no copy and no columns
+        assert forward_peak <= y.data.nbytes + chunk + (x.data.nbytes if direct else 0) \
+            + (1 << 16)
+        assert chunk < n * image_cols or n * image_cols <= Conv2dFunction.chunk_bytes
+        cot = impl.from_numpy(rng.standard_normal(y.shape).astype(np.float32))
+        tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
         y.backward(cot, retain_graph=retain_graph)
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    im2col = (k, stride, padding) != (1, 1, 0)  # a 1x1 stride-1 kernel needs no columns
-    bound = (cols_bytes if retain_graph and im2col else 0) + y.data.nbytes + x.data.nbytes \
-        + w.data.nbytes + b.data.nbytes + (1 << 16)
-    assert peak <= bound, (peak, bound, cols_bytes)
+    # a 1x1 stride-1 kernel's input gradient comes channels-major, copied into the leaf's .grad;
+    # the input in channels-major order is a copy too
+    bound = y.data.nbytes + x.data.nbytes * (3 if direct else 1) + 2 * w.data.nbytes \
+        + b.data.nbytes + chunk + (1 << 16)
+    assert peak <= bound, (peak, bound, chunk)
 
 
 def test_conv_backward_twice_with_retain_graph_gives_the_same_gradients(rng):
-    # The first backward must not use the saved columns as scratch when the graph is kept.
+    # The backward builds its columns again and writes into nothing the graph keeps.
     x = impl.from_numpy(rng.standard_normal((2, 3, 6, 6))).requires_grad_(True)
     w = impl.from_numpy(rng.standard_normal((4, 3, 3, 3))).requires_grad_(True)
     y = F.conv2d(x, w, padding=1)

@@ -159,6 +159,23 @@ def _avg_pool_backward_args(rng, case, dtype):
             np.empty(shape, dtype)]
 
 
+def _relu_values(rng, n, dtype):
+    """n values with the special ones among them: ±0, NaN and ±inf."""
+    x = rng.standard_normal(n)
+    x[:min(n, 6)] = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1.0][:min(n, 6)]
+    return rng.permutation(x).astype(dtype)
+
+
+def _relu_forward_args(rng, n, dtype):
+    return [_relu_values(rng, n, dtype), np.empty(n, dtype)]
+
+
+def _relu_backward_args(rng, n, dtype):
+    y = np.maximum(_relu_values(rng, n, dtype), 0)
+    y[rng.random(n) < 0.2] = 0.0  # the output is 0 where the input was <= 0
+    return [_relu_values(rng, n, dtype), y, np.empty(n, dtype)]
+
+
 REDUCE_SHAPES = [(1, 1, 1), (2, 3, 4), (5, 7, 11), (1, 1000, 1), (64, 3, 1), (1, 3, 64),
                  (300, 1, 300), (0, 3, 2), (3, 0, 2), (2, 3, 0), (0, 0, 0)]
 # (N, C, H, W, kernel, stride, padding, dilation, first channel, channels, channels-last image)
@@ -174,6 +191,7 @@ CONV_CASES = [
     (2, 3, 1, 9, (1, 3), (1, 4), (0, 1), (1, 2), 0, 3, False),
     (0, 3, 5, 5, (3, 3), (1, 1), (1, 1), (1, 1), 0, 3, False),
 ]
+RELU_SIZES = [0, 1, 7, 100, 3 * parallel.GRAIN + 5]  # the last: blocks and a short one
 NORM_SHAPES = [(4, 3, 5), (8, 2, 1), (1, 5, 30), (2, 1, 0), (0, 3, 4), (16, 4, 9)]
 POOL_CASES = [
     ((3, 6, 7), ("pool", 2, 2, 0, 1), ("pool", 3, 2, 1, 1), "normal"),
@@ -198,6 +216,8 @@ KERNELS = {
     "max_pool_backward": (_max_pool_backward_args, POOL_CASES, (6,)),
     "avg_pool_forward": (_avg_pool_forward_args, POOL_CASES, (6,)),
     "avg_pool_backward": (_avg_pool_backward_args, POOL_CASES, (6,)),
+    "relu_forward": (_relu_forward_args, RELU_SIZES, (1,)),
+    "relu_backward": (_relu_backward_args, RELU_SIZES, (2,)),
 }
 CASES = [(name, i) for name, (_, cases, _) in KERNELS.items() for i in range(len(cases))]
 

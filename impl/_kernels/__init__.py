@@ -11,6 +11,7 @@ try:
     from impl._kernels import (
         _norm,  # noqa: F401  (the batch-norm kernels, used by impl.ops.norm)
         _pool,  # noqa: F401  (the pooling kernels, used by impl.ops.pool)
+        _relu,  # noqa: F401  (the relu kernels, used by impl.ops.elementwise)
     )
     from impl._kernels._conv import col2im, im2col  # noqa: F401
     from impl._kernels._reduce import reduce_outer_inner
@@ -21,6 +22,20 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "with `python setup.py build_ext --inplace`.") from exc
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def channels_major(a):
+    """Whether ``a`` (N, C, …) is laid out (C, N, …) — its first two axes swapped from
+    C-contiguous, as conv2d's output is — and not C-contiguous itself."""
+    return a.ndim >= 2 and not a.flags.c_contiguous and a.swapaxes(0, 1).flags.c_contiguous
+
+
+def empty(shape, dtype, channels_major=False):
+    """An uninitialized array of ``shape`` (N, C, …), laid out (C, N, …) if ``channels_major``
+    (the layout the batch norm, relu and pooling kernels keep from conv2d's output)."""
+    if not channels_major:
+        return np.empty(shape, dtype)
+    return np.empty((shape[1], shape[0]) + tuple(shape[2:]), dtype).swapaxes(0, 1)
 
 
 def sum_to_shape(g, shape):

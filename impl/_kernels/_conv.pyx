@@ -59,10 +59,11 @@ cdef inline Py_ssize_t _end(Py_ssize_t n_out, Py_ssize_t size, Py_ssize_t s,
 
 ctypedef struct _Conv:
     # One im2col / col2im call: the image (N, C, H, W), of any strides (in elements) for
-    # im2col, C-contiguous for col2im; the column array (K, N, Ho, Wo), C-contiguous; the
-    # geometry; for each kernel column j, the output columns runs[j] .. runs[j + 1] (of
-    # ``runs``, 2 per j) whose input column lies inside the image.
+    # im2col, with contiguous planes apart from each other for col2im; the column array
+    # (K, N, Ho, Wo), C-contiguous; the geometry; for each kernel column j, the output columns
+    # runs[j] .. runs[j + 1] (of ``runs``, 2 per j) whose input column lies inside the image.
     bint is_double
+    bint shifted  # im2col: a tap's block is the image plane shifted (see _im2col_shifted)
     char *x
     char *cols
     Py_ssize_t xs[4]
@@ -88,9 +89,11 @@ cdef object _setup(_Conv *a, x, cols, kernel_size, stride, padding, dilation, c0
     if cols.shape[0] != taps * cg or c0 < 0 or c0 + cg > x.shape[1]:
         raise ValueError(f"{op}: {cols.shape[0]} rows are not {taps} taps of a channel range "
                          f"within the image's {x.shape[1]} channels starting at {c0}")
-    out = cols if op == "im2col" else x
-    if not out.flags.writeable or not out.flags.c_contiguous:
+    if op == "im2col" and not (cols.flags.writeable and cols.flags.c_contiguous):
         raise ValueError(f"{op}: the output array must be writeable and C-contiguous")
+    if op == "col2im" and not (x.flags.writeable and _apart(x)):
+        raise ValueError(f"{op}: the output array must be writeable, its (H, W) planes "
+                         f"contiguous and apart from each other, got strides {x.strides}")
     a.kh, a.kw = kernel_size
     a.sh, a.sw = stride
     a.ph, a.pw = padding
@@ -114,7 +117,26 @@ cdef object _setup(_Conv *a, x, cols, kernel_size, stride, padding, dilation, c0
         r[2 * j] = min(_first(a.sw, off), a.Wo)
         r[2 * j + 1] = max(r[2 * j], _end(a.Wo, a.W, a.sw, off))
     a.runs = &r[0]
+    a.shifted = (a.sh == 1 and a.sw == 1 and a.Wo == a.W and a.W < _LONG and a.xs[3] == 1
+                 and (a.xs[2] == a.W or a.H == 1))
     return runs
+
+
+def _apart(x):
+    """Whether each (H, W) plane of ``x`` (N, C, H, W) is C-contiguous and no two overlap: x is
+    C-contiguous, laid out (C, N, H, W), or a slice of the batch of either."""
+    n, c, h, w = x.shape
+    item = x.itemsize
+    if x.size == 0:
+        return True
+    if (w > 1 and x.strides[3] != item) or (h > 1 and x.strides[2] != w * item):
+        return False
+    extent = h * w * item  # the bytes the planes so far span
+    for stride, size in sorted((s, d) for s, d in zip(x.strides[:2], x.shape[:2]) if d > 1):
+        if stride < extent:
+            return False
+        extent = stride * size
+    return True
 
 
 cdef void _arrays(_Conv *a, const floating[:, :, :, :] x, const floating[:, :, :, ::1] cols):
@@ -159,6 +181,9 @@ cdef inline void _im2col(const _Conv *a, const floating *x, floating *cols, Py_s
     for task in range(begin, end):
         c = task // N
         n = task - c * N
+        if a.shifted:
+            _im2col_shifted(a, x + n * a.xs[0] + (a.c0 + c) * a.xs[1], cols, c, n)
+            continue
         for i in range(kh):
             for ho in range(Ho):
                 h = ho * a.sh - a.ph + i * a.dh
@@ -182,10 +207,45 @@ cdef inline void _im2col(const _Conv *a, const floating *x, floating *cols, Py_s
                     _zero(dst + hi, Wo - hi)
 
 
+cdef inline void _im2col_shifted(const _Conv *a, const floating *plane, floating *cols,
+                                 Py_ssize_t c, Py_ssize_t n) noexcept nogil:
+    # Stride 1 and output rows as long as the image's, both contiguous (the usual 'same'
+    # padding): the block of tap (i, j), Ho·W elements, is the plane shifted by
+    # D = (i·dh - ph)·W + j·dw - pw, dst[k] = plane[k + D], but where the tap lies in the
+    # padding. So one copy of the run of k whose source lies in the plane, then zeros over the
+    # rows wholly in the padding and, in every other row, over the columns outside [lo, hi)
+    # (which the copy filled from the neighbouring rows). Every position inside the image has
+    # its source in the plane (in [k0, k1)), and every source read is in the plane. For short
+    # rows only (W < _LONG): a copy per row costs more than its few elements.
+    cdef Py_ssize_t Ho = a.Ho, H = a.H, W = a.W, i, j, ho, shift, lo, hi, top, bottom, D, k0, k1
+    cdef Py_ssize_t k
+    cdef floating *dst
+    for i in range(a.kh):
+        shift = i * a.dh - a.ph  # output row ho reads image row ho + shift
+        top = min(max(0, -shift), Ho)  # the output rows top .. bottom read inside the image
+        bottom = max(top, min(Ho, H - shift))
+        for j in range(a.kw):
+            dst = cols + (((c * a.kh + i) * a.kw + j) * a.N + n) * Ho * W
+            lo = a.runs[2 * j]
+            hi = a.runs[2 * j + 1]
+            D = shift * W + j * a.dw - a.pw
+            k0 = max(top * W, -D)
+            k1 = min(bottom * W, H * W - D)
+            _zero(dst, top * W)
+            for k in range(k0, k1):
+                dst[k] = plane[k + D]
+            for ho in range(top, bottom):
+                _zero(dst + ho * W, lo)
+                _zero(dst + ho * W + hi, W - hi)
+            _zero(dst + bottom * W, (Ho - bottom) * W)
+
+
 def col2im(cols, x, kernel_size, stride, padding, dilation, c0):
     """The adjoint of :func:`im2col`: x[n, c0 + c, h, w] = the sum of every column entry that
-    im2col copies from there (channels outside c0 .. c0 + Cg are left as they are). ``x`` is
-    C-contiguous here; otherwise the arrays and parameters are im2col's.
+    im2col copies from there (channels outside c0 .. c0 + Cg are left as they are). Each (H, W)
+    plane of ``x`` is C-contiguous and apart from the others (x C-contiguous, laid out
+    (C, N, H, W), or a slice of the batch of either); otherwise the arrays and parameters are
+    im2col's.
     """
     cdef _Conv a
     runs = _setup(&a, x, cols, kernel_size, stride, padding, dilation, c0, "col2im")

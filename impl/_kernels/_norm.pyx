@@ -1,7 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 # cython: cdivision=True
 """Batch normalization's passes over an input viewed as (A, K, B): A batch rows, K channels and B
-positions per row (H*W, L or 1), C-contiguous.
+positions per row (H*W, L or 1), each row contiguous. The rows lie batch-major (the array is
+C-contiguous) or channels-major (its (K, A, B) transpose is, as conv2d's output): every kernel
+takes both, and all its (A, K, B) arrays in one of them. A row's sums and elements are the same
+either way, so the results are the same bits.
 
 Two kinds of pass. Per-channel sums (the statistics, the gradient sums) run in parallel over
 channels. Per-element updates (normalize, input gradient) run in memory order — contiguous
@@ -18,7 +21,7 @@ from impl._kernels._threads cimport tp_run
 
 from impl._kernels.parallel import threads as _threads
 
-# -- per-channel sums (a channel: A rows of B contiguous elements, K * B apart) ----------------
+# -- per-channel sums (a channel: A rows of B contiguous elements, ``row_step`` apart) --------
 
 # Every sum is accumulated in double, each term too (float32 values are widened first), as
 # torch's CPU kernels accumulate float in double: the mean of a channel whose values cancel (a
@@ -103,9 +106,12 @@ cdef inline _GradSums _sum_grads(const floating *g, const floating *x, Py_ssize_
 
 
 ctypedef struct _Norm:
-    # One call: x, g and out (A, K, B), C-contiguous, of one dtype (g and out may be NULL);
-    # per-channel float64 arrays of length K (NULL where the kernel has no use for them).
+    # One call: x, g and out (A, K, B), of one dtype and layout (g and out may be NULL);
+    # per-channel float64 arrays of length K (NULL where the kernel has no use for them). The
+    # first element of row (a, k) is a * row_step + k * channel_step elements in.
     bint is_double
+    bint channels_major
+    Py_ssize_t row_step, channel_step
     char *x
     char *g
     char *out
@@ -129,8 +135,17 @@ cdef int _setup(_Norm *a, name, x, g, out, mean, var, c1, c2, c3) except -1:
             raise ValueError(f"{name}: per-channel arrays must have shape ({x.shape[1]},), "
                              f"got {v.shape}")
     a.A, a.K, a.B = x.shape
+    a.channels_major = not x.flags.c_contiguous
+    for o in (x, g, out):
+        if o is not None and not _laid_out(o, a.channels_major):
+            raise ValueError(f"{name}: arrays must all be C-contiguous or all channels-major "
+                             f"((K, A, B) C-contiguous), got shape {o.shape} and strides "
+                             f"{o.strides}")
+    a.row_step, a.channel_step = (a.B, a.A * a.B) if a.channels_major else (a.K * a.B, a.B)
     a.is_double = x.dtype.itemsize == 8
-    a.x, a.g, a.out = _data(x), _data(g), _data(out)
+    a.x = _data(x, a.channels_major)
+    a.g = _data(g, a.channels_major)
+    a.out = _data(out, a.channels_major)
     a.mean, a.var = _per_channel(mean), _per_channel(var)
     a.c1, a.c2, a.c3 = _per_channel(c1), _per_channel(c2), _per_channel(c3)
     return 0
@@ -142,10 +157,16 @@ def _writeable(name, *outputs):
             raise ValueError(f"{name}: an output array is read-only")
 
 
-cdef char *_data(array) except? NULL:
-    # The first element of a C-contiguous float array (NULL for None or no element).
+def _laid_out(array, channels_major):
+    return (array.transpose(1, 0, 2) if channels_major else array).flags.c_contiguous
+
+
+cdef char *_data(array, bint channels_major) except? NULL:
+    # The first element of a float array of the layout (NULL for None or no element).
     if array is None or array.size == 0:
         return NULL
+    if channels_major:
+        array = array.transpose(1, 0, 2)
     cdef const float[:, :, ::1] f
     cdef const double[:, :, ::1] d
     if array.dtype.itemsize == 4:
@@ -167,8 +188,8 @@ def channel_stats(x, mean, var):
     elements, into ``mean`` and ``var`` (NaN for a channel without elements).
 
     Two passes over each channel: the variance sums squared deviations from the mean, so a large
-    mean costs no accuracy. ``x`` is C-contiguous float32 or float64; ``mean`` and ``var`` are
-    float64 of shape (K,).
+    mean costs no accuracy. ``x`` is float32 or float64 in either layout; ``mean`` and ``var``
+    are float64 of shape (K,).
     """
     cdef _Norm a
     _setup(&a, "channel_stats", x, None, None, mean, var, None, None, None)
@@ -198,18 +219,20 @@ cdef void _stats_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogi
 cdef inline void _stats(const _Norm *a, const floating *x0, Py_ssize_t begin,
                         Py_ssize_t end) noexcept nogil:
     # Channels begin .. end.
-    cdef Py_ssize_t A = a.A, K = a.K, B = a.B, k
+    cdef Py_ssize_t A = a.A, B = a.B, step = a.row_step, k
+    cdef const floating *xk
     cdef double n = A * B, m, pivot, s, q
     for k in range(begin, end):
         # The mean as the channel's first element plus the mean deviation from it: small terms
         # to sum, whatever the mean (an infinite first element would turn every term into NaN).
-        pivot = x0[k * B] if isfinite(x0[k * B]) else 0.0
-        m = pivot + _sum_dev(x0 + k * B, A, K * B, B, pivot, NULL) / n
+        xk = x0 + k * a.channel_step
+        pivot = xk[0] if isfinite(xk[0]) else 0.0
+        m = pivot + _sum_dev(xk, A, step, B, pivot, NULL) / n
         # The corrected two-pass algorithm: the deviations from m sum to n times m's rounding
         # error, which corrects the mean and the variance (not an infinite mean: its deviations
         # sum to NaN).
         q = 0.0
-        s = _sum_dev(x0 + k * B, A, K * B, B, m, &q)
+        s = _sum_dev(xk, A, step, B, m, &q)
         a.mean[k] = m + s / n if isfinite(s) else m
         a.var[k] = (q - s * s / n) / n
 
@@ -217,7 +240,7 @@ cdef inline void _stats(const _Norm *a, const floating *x0, Py_ssize_t begin,
 def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
     """For the output gradient ``g`` of ``x`` (A, K, B), per channel k: sum_g[k] = the sum of g
     and sum_gxc[k] = the sum of g * (x - mean[k]), accumulated in double (0 for a channel
-    without elements). ``g`` and ``x`` are C-contiguous float32 or float64 of one dtype; the
+    without elements). ``g`` and ``x`` are float32 or float64 of one dtype and layout; the
     per-channel arrays are float64 of shape (K,).
     """
     cdef _Norm a
@@ -233,15 +256,16 @@ def channel_grad_sums(g, x, mean, sum_g, sum_gxc):
 cdef void _grad_sums_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil:
     # sum_g and sum_gxc are in the ``var`` and ``c1`` slots.
     cdef _Norm *a = <_Norm *> ctx
-    cdef Py_ssize_t k, B = a.B
+    cdef Py_ssize_t k, at
     cdef _GradSums sums
     for k in range(begin, end):
+        at = k * a.channel_step
         if a.is_double:
-            sums = _sum_grads(<const double *> a.g + k * B, <const double *> a.x + k * B, a.A,
-                              a.K * B, B, a.mean[k])
+            sums = _sum_grads(<const double *> a.g + at, <const double *> a.x + at, a.A,
+                              a.row_step, a.B, a.mean[k])
         else:
-            sums = _sum_grads(<const float *> a.g + k * B, <const float *> a.x + k * B, a.A,
-                              a.K * B, B, a.mean[k])
+            sums = _sum_grads(<const float *> a.g + at, <const float *> a.x + at, a.A,
+                              a.row_step, a.B, a.mean[k])
         a.var[k] = sums.g
         a.c1[k] = sums.gx
 
@@ -258,10 +282,12 @@ cdef void _rows_task(void *ctx, Py_ssize_t begin, Py_ssize_t end) noexcept nogil
 
 cdef inline void _rows(const _Norm *a, const floating *g, const floating *x, floating *out,
                        Py_ssize_t r, Py_ssize_t r1) noexcept nogil:
-    """out = (g + c3[k] + (x - mean[k]) * c2[k]) * c1[k] over rows r .. r1 of B elements, row r
-    in channel k = r % K; (x - mean[k]) * c2[k] + c3[k] when ``g`` is NULL. The channel of the
-    first row is found once and k steps along."""
-    cdef Py_ssize_t K = a.K, B = a.B, k = r % K, b
+    """out = (g + c3[k] + (x - mean[k]) * c2[k]) * c1[k] over the rows r .. r1 of B elements in
+    memory order, row r in channel k = r % K (batch-major) or r // A (channels-major);
+    (x - mean[k]) * c2[k] + c3[k] when ``g`` is NULL. The channel of the first row is found
+    once and k steps along, every ``run`` rows."""
+    cdef Py_ssize_t K = a.K, B = a.B, run = a.A if a.channels_major else 1, b
+    cdef Py_ssize_t k = r // run % K, i = r % run
     cdef floating m, s1, s2, s3
     cdef const floating *xr
     cdef const floating *gr
@@ -281,16 +307,19 @@ cdef inline void _rows(const _Norm *a, const floating *g, const floating *x, flo
             for b in range(B):
                 orow[b] = (xr[b] - m) * s2 + s3
         r = r + 1
-        k = k + 1
-        if k == K:
-            k = 0
+        i = i + 1
+        if i == run:
+            i = 0
+            k = k + 1
+            if k == K:
+                k = 0
 
 
 def channel_affine(x, mean, scale, shift, out):
     """out[a, k, b] = (x[a, k, b] - mean[k]) * scale[k] + shift[k] for ``x`` (A, K, B): batch
     norm's normalization (the statistics folded into ``scale`` and ``shift``) and its input
-    gradient in evaluation (mean and shift 0). ``x`` and ``out`` are C-contiguous float32 or
-    float64 of one dtype; ``mean``, ``scale``, ``shift`` are float64 of shape (K,).
+    gradient in evaluation (mean and shift 0). ``x`` and ``out`` are float32 or float64 of one
+    dtype and layout; ``mean``, ``scale``, ``shift`` are float64 of shape (K,).
     """
     cdef _Norm a
     _setup(&a, "channel_affine", x, None, out, mean, None, scale, scale, shift)
@@ -303,7 +332,7 @@ def channel_combine(g, x, mean, c1, c2, c3, out):
     """out[a, k, b] = (g[a, k, b] + c3[k] + (x[a, k, b] - mean[k]) * c2[k]) * c1[k] for ``g``
     and ``x`` (A, K, B): batch norm's input gradient in training, the terms summed before they
     are scaled (as torch's: an element where they cancel keeps its relative accuracy). ``g``,
-    ``x`` and ``out`` are C-contiguous float32 or float64 of one dtype; the per-channel arrays
+    ``x`` and ``out`` are float32 or float64 of one dtype and layout; the per-channel arrays
     are float64 of shape (K,).
     """
     cdef _Norm a

@@ -1,39 +1,59 @@
-"""2-D convolution (torch.nn.functional.conv2d): im2col and one BLAS GEMM per group.
+"""2-D convolution (torch.nn.functional.conv2d): im2col and BLAS GEMMs, a chunk of the batch at
+a time.
 
-:func:`~impl._kernels.im2col` writes the input's column matrix, one row per tap (c, i, j) and
-one column per output pixel (n, ho, wo). The weight (Cout, Cg, kh, kw) is already a
-(Cout, Cg·kh·kw) matrix in that tap order, so one GEMM gives the output as a (Cout, N·Ho·Wo)
-matrix, returned as an (N, Cout, Ho, Wo) view of it, without a copy. The backward is two more
-GEMMs on the same matrices: the output gradient against the columns gives the weight gradient
-in the weight's own layout, the weight against the output gradient gives the gradient of the
-columns, which :func:`~impl._kernels.col2im` sums back into the image. A 1×1 kernel with stride
-1 and no padding needs no columns: the input in (C, N, H, W) order is its own column matrix.
-Everything stays in the input's dtype; float32 runs as float32 (sgemm).
+:func:`~impl._kernels.im2col` writes the column matrix of a chunk of images, one row per tap
+(c, i, j) and one column per output pixel (n, ho, wo). The weight (Cout, Cg, kh, kw) is already
+a (Cout, Cg·kh·kw) matrix in that tap order, so one GEMM per group gives the chunk's block of
+the output, a (Cout, N·Ho·Wo) matrix returned as an (N, Cout, Ho, Wo) view of it, without a
+copy. Only the input and the weight are saved: the backward builds each chunk's columns again,
+the output gradient against them gives the weight gradient (summed over the chunks, in the
+weight's own layout), and the weight against the output gradient the gradient of the columns,
+which :func:`~impl._kernels.col2im` sums back into the chunk's images. A chunk's columns take at
+most ``Conv2d.chunk_bytes`` (one image at least), so no full column matrix — kh·kw times the input —
+is ever held, and a chunk's columns are mostly still in cache when its GEMM reads them. The chunks
+depend on the shapes alone: every input layout runs the same GEMMs and gives the same bits.
+A 1×1 kernel with stride 1 and no padding needs no columns: the input in (C, N, H, W) order
+is its own column matrix, one GEMM for the whole batch. The input gradient takes the input's
+layout, (N, C, H, W) or (C, N, H, W) (always the latter from that one GEMM). Everything stays in
+the input's dtype; float32 runs as float32 (sgemm).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from impl._kernels import col2im, im2col, reduce_outer_inner
+from impl._kernels import channels_major, col2im, empty, im2col, reduce_outer_inner
 from impl.function import Function
 from impl.ops._args import check_tensor, is_int
 from impl.ops.nn import float_input
 
 __all__ = []
 
-
-def _channels_major(a):
+def _matrix(a):
     """An (N, C, H, W) array as a C-contiguous (C, N·H·W) matrix: a view when ``a`` is laid out
     (C, N, H, W), as conv2d's output is, else a copy."""
     n, c, h, w = a.shape
     return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, n * h * w)
 
 
+def _weight_grad(g, col, out):
+    """out = g @ col.T: the weight gradient (Cout, K) of a group from its output gradient
+    (Cout, L) and columns (K, L)."""
+    # The product in the orientation OpenBLAS runs faster: with 2 threads it is up to 10x
+    # slower on (Cout, L) @ (L, K) when the reduction L is much longer than K, and 1.4x slower
+    # on the transposed product when it is shorter (512 channels at 4x4).
+    if g.shape[1] > col.shape[0]:
+        np.matmul(col, g.T, out=out.T)
+    else:
+        np.matmul(g, col.T, out=out)
+
+
 class Conv2d(Function):
     """``out[n, o, ho, wo] = bias[o] + sum over c, i, j of weight[o, c, i, j] *
     input[n, g·Cg + c, ho·sh - top + i·dh, wo·sw - left + j·dw]`` (zero outside the image),
     o in group g; ``padding`` is (top, bottom, left, right). A 3-d input is one image."""
+
+    chunk_bytes = 16 << 20  # the column matrices of one chunk of images (all groups), at most
 
     def forward(self, x, weight, *bias, stride, padding, dilation, groups):
         self.unbatched = x.ndim == 3
@@ -45,18 +65,19 @@ class Conv2d(Function):
         ho = (h + top + bottom - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         wo = (w + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         self.geometry = (kh, kw), stride, (top, left), dilation
-        self.image_shape, self.weight_shape = x.shape, weight.shape
+        self.out_size, self.weight_shape = (ho, wo), weight.shape
         self.groups, self.group_outs = groups, cout // groups
         self.direct = (kh, kw) == (1, 1) and stride == (1, 1) and not any(padding)
-        cols = self._columns(x, ho, wo)
         # A C-contiguous weight matrix whatever the weight's strides: BLAS rounds alike for all.
         wmat = np.ascontiguousarray(weight).reshape(cout, cg * kh * kw)
         out = np.empty((cout, n * ho * wo), x.dtype)
-        for g, col in enumerate(cols):
-            np.matmul(wmat[self._outs(g)], col, out=out[self._outs(g)])
+        for cols, _, span in self._chunks(x):
+            for g, col in enumerate(cols):
+                np.matmul(wmat[self._outs(g)], col, out=out[self._outs(g), span])
         if bias:
             out += bias[0][:, None]
-        self.save(cols, wmat)
+        # The input and the weight as given, no copy: the graph holds them anyway.
+        self.save(x, wmat)
         out = out.reshape(cout, n, ho, wo).transpose(1, 0, 2, 3)
         return out[0] if self.unbatched else out
 
@@ -64,64 +85,79 @@ class Conv2d(Function):
         """The output channels (rows of the output matrix) of group ``g``."""
         return slice(g * self.group_outs, (g + 1) * self.group_outs)
 
-    def _columns(self, x, ho, wo):
-        """The column matrix of each group, (Cg·kh·kw, N·Ho·Wo)."""
+    def _bounds(self, n, per_image):
+        """The chunks of a batch of ``n`` images of ``per_image`` bytes of columns each, as
+        (first, end) pairs: as few as ``chunk_bytes`` allows (one image at least each), their
+        sizes one image apart; an empty batch is one empty chunk."""
+        most = max(1, self.chunk_bytes // per_image) if per_image else max(n, 1)
+        count = max(1, -(-n // most))
+        return [(n * i // count, n * (i + 1) // count) for i in range(count)]
+
+    def _chunks(self, x, fill=True):
+        """For each chunk of images: the column matrix of each group, (Cg·kh·kw, L) — filled
+        by im2col, else a scratch buffer of that shape —, the chunk's images (a slice of N) and
+        its L columns of the output matrix (a slice of N·Ho·Wo). An empty batch is one empty
+        chunk."""
         n, c = x.shape[:2]
         cg = c // self.groups
         if self.direct:
-            x2d = _channels_major(x)
-            return [x2d[g * cg:(g + 1) * cg] for g in range(self.groups)]
-        (kh, kw) = self.geometry[0]
-        cols = np.empty((self.groups, cg * kh * kw, n, ho, wo), x.dtype)
-        for g in range(self.groups):
-            im2col(x, cols[g], *self.geometry, g * cg)
-        return [col.reshape(cg * kh * kw, n * ho * wo) for col in cols]
+            x2d = _matrix(x)
+            yield [x2d[g * cg:(g + 1) * cg] for g in range(self.groups)], slice(None), \
+                slice(None)
+            return
+        (kh, kw), pixels = self.geometry[0], self.out_size[0] * self.out_size[1]
+        rows = cg * kh * kw
+        bounds = self._bounds(n, self.groups * rows * pixels * x.dtype.itemsize)
+        buffer = np.empty(self.groups * rows * max(b - a for a, b in bounds) * pixels, x.dtype)
+        for n0, n1 in bounds:
+            cols = buffer[:self.groups * rows * (n1 - n0) * pixels].reshape(
+                (self.groups, rows, n1 - n0) + self.out_size)
+            if fill:
+                for g in range(self.groups):
+                    im2col(x[n0:n1], cols[g], *self.geometry, g * cg)
+            yield [col.reshape(rows, -1) for col in cols], slice(n0, n1), \
+                slice(n0 * pixels, n1 * pixels)
 
     def backward(self, grad):
-        cols, wmat = self.saved
+        x, wmat = self.saved
         if self.unbatched:
             grad = grad[None]
-        g2d = _channels_major(grad)
+        g2d = _matrix(grad)
+        want_x, want_w = (p.requires_grad for p in self.parents[:2])
+        n, c, h, w = x.shape
+        cg = c // self.groups
         gx = gw = gb = None
-        # The weight's gradient first: then, on the graph's last backward, the columns' buffer
-        # can take the columns' gradient (no second buffer of that size, no page faults).
-        if self.parents[1].requires_grad:
+        if want_x:  # channels-major when one product gives it, else in the input's layout
+            gx = empty(x.shape, g2d.dtype, self.direct or channels_major(x))
+        if want_w:
             gw = np.empty(self.weight_shape, wmat.dtype)  # an array of its own: becomes .grad
-            gwmat = gw.reshape(wmat.shape)
-            for g, col in enumerate(cols):
-                # One product in the orientation OpenBLAS runs faster: with 2 threads it is up
-                # to 10x slower on (Cout, N·Ho·Wo) @ (N·Ho·Wo, K) when the reduction N·Ho·Wo is
-                # much longer than K, and 1.4x slower on the transposed product when it is
-                # shorter (512 channels at 4x4).
-                if g2d.shape[1] > col.shape[0]:
-                    np.matmul(col, g2d[self._outs(g)].T, out=gwmat[self._outs(g)].T)
-                else:
-                    np.matmul(g2d[self._outs(g)], col.T, out=gwmat[self._outs(g)])
-        if self.parents[0].requires_grad:
-            gx = self._input_grad(g2d, wmat, grad.shape[2:], cols)
+            gwmat, partial = gw.reshape(wmat.shape), None
+        if self.direct and want_x:
+            gx2d = gx.transpose(1, 0, 2, 3).reshape(c, n * h * w)
+            for g in range(self.groups):
+                np.matmul(wmat[self._outs(g)].T, g2d[self._outs(g)],
+                          out=gx2d[g * cg:(g + 1) * cg])
+        if want_w or (want_x and not self.direct):
+            for i, (cols, images, span) in enumerate(self._chunks(x, fill=want_w)):
+                for g, col in enumerate(cols):
+                    gout = g2d[self._outs(g), span]
+                    if want_w and i == 0:
+                        _weight_grad(gout, col, gwmat[self._outs(g)])
+                    elif want_w:  # the next chunks' products are added to the first's
+                        if partial is None:
+                            partial = np.empty((self.group_outs, wmat.shape[1]), wmat.dtype)
+                        _weight_grad(gout, col, partial)
+                        gwmat[self._outs(g)] += partial
+                    if want_x and not self.direct:  # the columns' gradient, in their buffer
+                        np.matmul(wmat[self._outs(g)].T, gout, out=col)
+                        col2im(col.reshape((col.shape[0], -1) + self.out_size), gx[images],
+                               *self.geometry, g * cg)
         if len(self.parents) == 3:
             gb = np.empty(g2d.shape[0], grad.dtype)
             reduce_outer_inner(g2d.reshape((1,) + g2d.shape), gb)
+        if gx is not None and self.unbatched:
+            gx = gx[0]
         return gx, gw, gb
-
-    def _input_grad(self, g2d, wmat, out_size, cols):
-        n, c, h, w = self.image_shape
-        cg = c // self.groups
-        if self.direct:
-            gx = np.empty((c, n * h * w), g2d.dtype)
-            for g in range(self.groups):
-                np.matmul(wmat[self._outs(g)].T, g2d[self._outs(g)],
-                          out=gx[g * cg:(g + 1) * cg])
-            gx = gx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
-        else:
-            gx = np.empty(self.image_shape, g2d.dtype)
-            scratch = None if self.last_use else np.empty_like(cols[0])
-            for g, col in enumerate(cols):
-                gcols = col if self.last_use else scratch  # the columns' own buffer, or a new one
-                np.matmul(wmat[self._outs(g)].T, g2d[self._outs(g)], out=gcols)
-                col2im(gcols.reshape((wmat.shape[1], n) + tuple(out_size)), gx,
-                       *self.geometry, g * cg)
-        return gx[0] if self.unbatched else gx
 
 
 def _shape(t):

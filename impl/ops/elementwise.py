@@ -12,9 +12,12 @@ import numbers
 
 import numpy as np
 
+from impl._kernels import _relu as relu_kernels
 from impl.function import Function
 from impl.ops._args import binary_operands, check_tensor, takes_out
 from impl.tensor import Tensor
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Add(Function):
@@ -255,13 +258,45 @@ class Tanh(Function):
         return g * ((1 - y) * (1 + y))
 
 
+def _memory_order(a):
+    """``a`` and an order of its axes in which it is C-contiguous (by decreasing stride): ``a``
+    itself when it is one block of memory in some order, else a C-contiguous copy."""
+    order = sorted(range(a.ndim), key=lambda i: -a.strides[i])
+    if not a.transpose(order).flags.c_contiguous:
+        return np.ascontiguousarray(a), list(range(a.ndim))
+    return a, order
+
+
+def _flat(a, order):
+    """``a``, C-contiguous in axis ``order``, as a 1-D view in memory order."""
+    return a.transpose(order).reshape(-1)
+
+
 class Relu(Function):
+    """The float kernels (impl/_kernels/_relu.pyx) run in memory order, the output laid out as
+    the input; other dtypes go through NumPy."""
+
     def forward(self, a):
-        self.save(a <= 0)
-        return np.where(a < 0, 0, a).astype(a.dtype, copy=False)  # NaN and -0.0 pass, as torch
+        if a.dtype not in _FLOAT_DTYPES:
+            out = np.where(a < 0, 0, a).astype(a.dtype, copy=False)  # integers
+        else:
+            a, self.order = _memory_order(a)
+            out = np.empty([a.shape[i] for i in self.order], a.dtype).transpose(
+                np.argsort(self.order))
+            # NaN and -0.0 pass, as torch
+            relu_kernels.relu_forward(_flat(a, self.order), _flat(out, self.order))
+        self.save(out)  # the output, which the graph holds anyway: no mask of its own
+        return out
 
     def backward(self, g):
-        return np.where(self.saved[0], 0, g)  # torch masks where input <= 0: 0 at 0, 1 at NaN
+        # torch masks where input <= 0 (0 at 0, 1 at NaN): exactly where the output is <= 0
+        (y,) = self.saved
+        if y.dtype not in _FLOAT_DTYPES:
+            return np.where(y <= 0, 0, g)
+        g = np.asarray(g.transpose(self.order), y.dtype, order="C")  # a view if laid out so
+        gx = np.empty_like(g)
+        relu_kernels.relu_backward(g.reshape(-1), _flat(y, self.order), gx.reshape(-1))
+        return gx.transpose(np.argsort(self.order))
 
 
 class Cast(Function):

@@ -5,8 +5,10 @@ One primitive, :class:`BatchNorm`, runs the compiled kernels of :mod:`impl._kern
 the input viewed as (N, C, L) with L the product of the trailing dims: per-channel sums (the
 statistics, the gradient sums; accumulated in double) and per-element passes (normalize, input
 gradient), each parallel over both cores; NumPy only handles the C per-channel constants between
-them. In training the output is normalized with the batch mean and biased variance, and the
-running statistics (when given) are updated in place as torch does — running = (1 - momentum) *
+them. An input laid out (N, C, *) or (C, N, *) — conv2d's output — is read where it lies, and
+the output and the input gradient take its layout; any other is copied once, to (N, C, *).
+In training the output is normalized with the batch mean and biased variance, and the running
+statistics (when given) are updated in place as torch does — running = (1 - momentum) *
 running + momentum * batch, with the unbiased variance; in evaluation the running statistics
 normalize and are left alone. The backward is torch's fused formula in training (the batch
 statistics depend on the input) and the plain per-channel scaling in evaluation.
@@ -20,6 +22,7 @@ import numpy as np
 
 from impl import _grad_mode
 from impl._kernels import _norm as kernels
+from impl._kernels import channels_major, empty
 from impl.function import Function
 from impl.ops._args import check_tensor
 from impl.ops.nn import float_input
@@ -35,6 +38,20 @@ def _per_channel(a, channels, default):
     return a.reshape(channels).astype(np.float64)
 
 
+def _rows(a):
+    """``a`` (N, C, *) as (N, C, L): a view when ``a`` is C-contiguous or channels-major, else a
+    C-contiguous copy."""
+    n, c, length = a.shape[0], a.shape[1], math.prod(a.shape[2:])
+    if channels_major(a):
+        return a.swapaxes(0, 1).reshape(c, n, length).swapaxes(0, 1)
+    return np.ascontiguousarray(a).reshape(n, c, length)
+
+
+def _empty_like(x3):
+    """An uninitialized array of the shape, dtype and layout of ``x3`` (from :func:`_rows`)."""
+    return empty(x3.shape, x3.dtype, channels_major(x3))
+
+
 def _update(running, batch, momentum):
     # As torch: computed in double, rounded once to the running statistic's dtype.
     running[...] = (1 - momentum) * running.astype(np.float64) + momentum * batch
@@ -46,7 +63,7 @@ class BatchNorm(Function):
 
     def forward(self, x, *affine, names, training, running_mean, running_var, momentum, eps):
         n, c = x.shape[:2]
-        x3 = np.ascontiguousarray(x).reshape(n, c, math.prod(x.shape[2:]))
+        x3 = _rows(x)
         params = dict(zip(names, affine))
         weight = _per_channel(params.get("weight"), c, 1.0)
         if training:
@@ -61,10 +78,10 @@ class BatchNorm(Function):
         # A negative running variance gives NaN and a zero variance with eps 0 gives inf, as torch.
         with np.errstate(invalid="ignore", divide="ignore"):
             invstd = 1 / np.sqrt(var + eps)
-        out = np.empty(x3.shape, x.dtype)
+        out = _empty_like(x3)
         kernels.channel_affine(x3, mean, weight * invstd, _per_channel(params.get("bias"), c, 0.0),
                                out)
-        self.save(x3, mean, invstd, weight)
+        self.save(x3, mean, invstd, weight)  # x3 is a view of the input unless it was copied
         self.training, self.names = training, names
         self.shapes = (x.shape,) + tuple(a.shape for a in affine)
         return out.reshape(x.shape)
@@ -74,14 +91,17 @@ class BatchNorm(Function):
         c = x3.shape[1]
         if x3.size == 0:  # an empty batch: zero gradients, as torch
             return tuple(np.zeros(shape) for shape in self.shapes)
-        g3 = np.ascontiguousarray(g, x3.dtype).reshape(x3.shape)
+        g3 = _rows(g)
+        if g3.dtype != x3.dtype or channels_major(g3) != channels_major(x3):
+            g3, rows = _empty_like(x3), g3  # in the input's layout and dtype: the kernels
+            g3[...] = rows                  # take their arrays in one
         sum_g, sum_gxc = np.zeros(c), np.zeros(c)
         if self.training or any(p.requires_grad for p in self.parents[1:]):
             kernels.channel_grad_sums(g3, x3, mean, sum_g, sum_gxc)
         gx = None
         if self.parents[0].requires_grad:
-            gx = np.empty(self.shapes[0], x3.dtype)  # in the input's shape: an array of its own
-            gx3 = gx.reshape(x3.shape)
+            gx3 = _empty_like(x3)  # an array of its own, in the input's layout
+            gx = gx3.reshape(self.shapes[0])
             scale = weight * invstd
             if self.training:
                 # torch's formula: (g - mean(g) - (x - mean) * invstd**2 * mean(g * (x - mean)))

@@ -6,6 +6,8 @@ Each call works out its windows once: for every output row (column), the range o
 materialized; for max pooling it counts as -inf, for average pooling as 0 (counted in the divisor
 when ``count_include_pad``). Two primitives then run the compiled kernels over the N·C planes:
 :class:`MaxPool2d` (fixed and adaptive max) and :class:`AvgPool2d` (fixed and adaptive average).
+The planes are taken in the order they lie in memory: an input laid out (C, N, H, W), as
+conv2d's output, is read where it lies, and the output and the input gradient take its layout.
 
 Conventions are torch's CPU ones. A window's max is its first maximum in row-major scan order,
 and that element alone gets the gradient; a NaN is larger than everything and the last NaN wins;
@@ -22,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from impl._kernels import _pool as kernels
+from impl._kernels import channels_major, empty
 from impl.function import Function
 from impl.ops._args import check_tensor, is_int
 from impl.tensor import Tensor
@@ -41,9 +44,17 @@ class Windows(NamedTuple):
     col_end: np.ndarray
 
 
-def _planes(a):
-    """``a`` (…, H, W) as C-contiguous (P, H, W) planes (a copy only when needed)."""
-    return np.ascontiguousarray(a).reshape((math.prod(a.shape[:-2]),) + a.shape[-2:])
+def _swapped(a):
+    """Whether to take the planes of ``a`` (…, H, W) in (C, N) order: ``a`` is (N, C, H, W)
+    laid out (C, N, H, W)."""
+    return a.ndim == 4 and channels_major(a)
+
+
+def _planes(a, swapped=False):
+    """``a`` (…, H, W) as C-contiguous (P, H, W) planes, in (C, N) order if ``swapped`` (a copy
+    only when needed)."""
+    return np.ascontiguousarray(a.swapaxes(0, 1) if swapped else a).reshape(
+        (math.prod(a.shape[:-2]),) + a.shape[-2:])
 
 
 def _check_grad(g, op):
@@ -57,21 +68,22 @@ def _check_grad(g, op):
 class MaxPool2d(Function):
     """The max of each window; the gradient goes to the element ``indices`` point at."""
 
-    def forward(self, x, windows, dilation, indices, op):
-        # ``indices`` (…, OH, OW) int64 is filled here: the argmax of each window, kept for the
-        # backward and returned to the caller by return_indices.
-        out = np.empty(indices.shape, x.dtype)
-        kernels.max_pool_forward(_planes(x), *windows, *dilation, _planes(out),
-                                 _planes(indices))
+    def forward(self, x, windows, dilation, indices, swapped, op):
+        # ``indices`` (…, OH, OW) int64, laid out as x (``swapped``), is filled here: the argmax
+        # of each window, kept for the backward and returned by return_indices.
+        out = empty(indices.shape, x.dtype, swapped)
+        kernels.max_pool_forward(_planes(x, swapped), *windows, *dilation,
+                                 _planes(out, swapped), _planes(indices, swapped))
         self.save(indices)
-        self.windows, self.input_shape, self.op = windows, x.shape, op
+        self.windows, self.input_shape, self.swapped, self.op = windows, x.shape, swapped, op
         return out
 
     def backward(self, g):
         _check_grad(g, self.op)
         (indices,) = self.saved
-        gi = np.empty(self.input_shape, g.dtype)
-        kernels.max_pool_backward(_planes(g), _planes(indices), *self.windows, _planes(gi))
+        gi = empty(self.input_shape, g.dtype, self.swapped)
+        kernels.max_pool_backward(_planes(g, self.swapped), _planes(indices, self.swapped),
+                                  *self.windows, _planes(gi, self.swapped))
         return gi
 
 
@@ -80,8 +92,10 @@ class AvgPool2d(Function):
     gradient / divisor over its window."""
 
     def forward(self, x, windows, divisor, op):
-        out = np.empty(x.shape[:-2] + divisor.shape, x.dtype)
-        kernels.avg_pool_forward(_planes(x), *windows, divisor, _planes(out))
+        self.swapped = _swapped(x)
+        out = empty(x.shape[:-2] + divisor.shape, x.dtype, self.swapped)
+        kernels.avg_pool_forward(_planes(x, self.swapped), *windows, divisor,
+                                 _planes(out, self.swapped))
         self.windows, self.divisor, self.input_shape = windows, divisor, x.shape
         self.op = op
         self.whole_plane = divisor.shape == (1, 1) and \
@@ -92,8 +106,9 @@ class AvgPool2d(Function):
         _check_grad(g, self.op)
         if self.whole_plane:  # the global average pool: each element gets g / divisor, a view
             return np.broadcast_to(g / float(self.divisor[0, 0]), self.input_shape)
-        gi = np.empty(self.input_shape, g.dtype)
-        kernels.avg_pool_backward(_planes(g), *self.windows, self.divisor, _planes(gi))
+        gi = empty(self.input_shape, g.dtype, self.swapped)
+        kernels.avg_pool_backward(_planes(g, self.swapped), *self.windows, self.divisor,
+                                  _planes(gi, self.swapped))
         return gi
 
 
@@ -231,8 +246,10 @@ def _adaptive_output_size(output_size, input, op):
 
 
 def _max_pool(input, windows, dilation, output_size, return_indices, op):
-    indices = np.empty(input.shape[:-2] + output_size, np.int64)
-    out = MaxPool2d.apply(input, windows=windows, dilation=dilation, indices=indices, op=op)
+    swapped = _swapped(input.data)
+    indices = empty(input.shape[:-2] + output_size, np.int64, swapped)
+    out = MaxPool2d.apply(input, windows=windows, dilation=dilation, indices=indices,
+                          swapped=swapped, op=op)
     # torch dispatches on the flag's truth (any truthy value returns the indices)
     return (out, Tensor._from_op(indices, None)) if return_indices else out
 
