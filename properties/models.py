@@ -76,16 +76,12 @@ def example(constructor, batch, size, train=True, seed=0, **kwargs):
     return ModelExample(constructor, tuple(sorted(kwargs.items())), batch, size, train, seed)
 
 
-@dataclass
-class ModelSpec:
-    name: str  # "models.resnet_small"
-    examples: Any = None  # Hypothesis strategy of ModelExample
-    cases: list = field(default_factory=list)  # (name, ModelExample)
-    drawn: dict = field(default_factory=dict)  # profile -> examples drawn from ``examples``
-    profiles: tuple = ("quick", "ci", "deep")  # the profiles whose full runs include the spec
-    regions: dict = field(default_factory=dict)  # name -> (ModelExample -> bool)
-    family: str = "model"
-    variant: str = ""
+class WholeModel:
+    """What model and trajectory specs share: op specs' naming, and rows of their own
+    (``keys(run)``: the rows every run produces; ``rows(run)``: a run's rows)."""
+
+    family = "model"
+    variant = ""
 
     @property
     def id(self):
@@ -96,34 +92,41 @@ class ModelSpec:
         return self.name.rsplit(".", 1)[-1]
 
 
-MODELS: dict = {}  # id -> ModelSpec or TrajectorySpec
+@dataclass
+class ModelSpec(WholeModel):
+    name: str  # "models.resnet_small"
+    examples: Any = None  # Hypothesis strategy of ModelExample
+    cases: list = field(default_factory=list)  # (name, ModelExample)
+    drawn: dict = field(default_factory=dict)  # profile -> examples drawn from ``examples``
+    profiles: tuple = ("quick", "ci", "deep")  # the profiles whose full runs include the spec
+    regions: dict = field(default_factory=dict)  # name -> (ModelExample -> bool)
+
+    def keys(self, run):
+        return [(self.id, check, "torch", dtype, "contiguous") for dtype in run.dtypes
+                for check in CHECKS] + [(self.id, "region", "-", "-", r) for r in self.regions]
+
+    def rows(self, run):
+        return _model_rows(self, run)
+
+
+MODELS: dict = {}  # id -> WholeModel
 
 
 def register(*specs):
     for spec in specs:
         if spec.id in MODELS:
-            raise ValueError(f"ModelSpec {spec.id!r} registered twice")
+            raise ValueError(f"model spec {spec.id!r} registered twice")
         MODELS[spec.id] = spec
-
-
-def expected_keys(spec, run):
-    """The rows every run of a model spec produces."""
-    if isinstance(spec, TrajectorySpec):
-        return spec.keys(run)
-    return [(spec.id, check, "torch", dtype, "contiguous") for dtype in run.dtypes
-            for check in CHECKS] + [(spec.id, "region", "-", "-", r) for r in spec.regions]
 
 
 # -- the run ------------------------------------------------------------------------------------
 
 
-def spec_rows(spec, run):
+def _model_rows(spec, run):
     """Every row of a model spec in ``run`` (a :class:`properties.runner.Run`)."""
     from properties.runner import Row, sample
 
-    if isinstance(spec, TrajectorySpec):
-        return spec.rows(run)
-    rows = {key: Row(*key) for key in expected_keys(spec, run)}
+    rows = {key: Row(*key) for key in spec.keys(run)}
     torch = run.oracles.get("torch")
     if torch is None:
         return _all(rows, "not-applicable", "model specs need the torch oracle")
@@ -221,10 +224,10 @@ def _randomised(state, rng):
     """``state`` with batch-norm weights, biases, running statistics and batch counts drawn at
     random, so that each has a value of its own."""
     out = dict(state)
+    draw = {"running_mean": lambda s: rng.normal(0.0, 0.2, s),
+            "running_var": lambda s: rng.uniform(0.5, 1.5, s),
+            "num_batches_tracked": lambda s: np.full(s, rng.integers(1, 100))}
     for key, value in state.items():
-        draw = {"running_mean": lambda s: rng.normal(0.0, 0.2, s),
-                "running_var": lambda s: rng.uniform(0.5, 1.5, s),
-                "num_batches_tracked": lambda s: np.full(s, rng.integers(1, 100))}
         part = key.rsplit(".", 1)[-1]
         if part in draw:
             out[key] = draw[part](value.shape).astype(value.dtype)
@@ -466,7 +469,7 @@ def judge_trajectory(loss, truth, twin, dtype, accuracy, truth_accuracy, what="t
 
 
 @dataclass
-class TrajectorySpec:
+class TrajectorySpec(WholeModel):
     """Trajectory conformance: ``steps`` SGD steps (momentum, weight decay, cosine-annealed
     rate) of one architecture on scikit-learn's digits, from the same initial weights over the
     same batches in the subject and in torch, then the test accuracy of both."""
@@ -480,16 +483,6 @@ class TrajectorySpec:
     settings: dict = field(default_factory=lambda: {"lr": 0.05, "momentum": 0.9,
                                                     "weight_decay": 5e-4})
     profiles: tuple = ("quick", "ci", "deep")
-    family: str = "model"
-    variant: str = ""
-
-    @property
-    def id(self):
-        return self.name
-
-    @property
-    def short(self):
-        return self.name.rsplit(".", 1)[-1]
 
     def keys(self, run):
         return [(self.id, "trajectory", "torch", dtype, "contiguous") for dtype in run.dtypes]

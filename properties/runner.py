@@ -40,7 +40,7 @@ from oracles import backend
 from oracles.subject import load_subject
 from properties import models, repro
 from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
-from properties.models import ModelSpec, TrajectorySpec
+from properties.models import WholeModel
 from properties.spec import load_registry
 from properties.strategies import LAYOUTS, present
 
@@ -232,8 +232,8 @@ class Run:
         """Every row of one spec: the example checks over both dtypes, its regions, its bad
         inputs, and a not-exercised row for each row it should have produced and did not. A
         model spec's rows come from :mod:`properties.models`."""
-        if isinstance(spec, (ModelSpec, TrajectorySpec)):
-            return models.spec_rows(spec, self)
+        if isinstance(spec, WholeModel):
+            return spec.rows(self)
         rows = {}
         saved = set()
 
@@ -405,8 +405,8 @@ def _names(pattern, spec):
 def expected_keys(spec, run_):
     """The row keys every run of ``spec`` must produce, but those the spec declares it cannot
     (``spec.inapplicable``)."""
-    if isinstance(spec, (ModelSpec, TrajectorySpec)):
-        return models.expected_keys(spec, run_)
+    if isinstance(spec, WholeModel):
+        return spec.keys(run_)
     keys = []
     checks = [("forward", o) for o in run_.oracles] + [("inference", o) for o in run_.oracles]
     checks += [("inference", "self"), ("dtype", "-"), ("layout", "self")]
@@ -448,13 +448,18 @@ def make_run(subject="impl", oracles=("torch", "jax", "fd"), profile="ci",
                profile_name=profile, **kw)
 
 
+def _specs():
+    """Every registered spec by id: op specs and model specs."""
+    return {**load_registry(), **models.MODELS}
+
+
 def select(ops=None, profile=None):
     """The registered op and model specs, filtered by public name or spec id (comma list or
     iterable); without ``ops``, every op spec and the model specs of ``profile`` (all of them
     when None)."""
-    registry = {**load_registry(), **models.MODELS}
+    registry = _specs()
     if not ops:
-        return [s for s in registry.values() if not isinstance(s, (ModelSpec, TrajectorySpec))
+        return [s for s in registry.values() if not isinstance(s, WholeModel)
                 or profile is None or profile in s.profiles]
     wanted = set(ops.split(",") if isinstance(ops, str) else ops)
     chosen = [s for s in registry.values() if s.id in wanted or s.name in wanted
@@ -479,8 +484,7 @@ def _start_worker(config):
 
 def _timed_rows(spec_id):
     start = time.perf_counter()
-    spec = {**load_registry(), **models.MODELS}[spec_id]
-    return _WORKER.spec_rows(spec), time.perf_counter() - start
+    return _WORKER.spec_rows(_specs()[spec_id]), time.perf_counter() - start
 
 
 def run(run_, specs, progress=None, jobs=1):

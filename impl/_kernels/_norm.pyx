@@ -17,6 +17,7 @@ Small inputs run on one thread (:func:`impl._kernels.parallel.threads`).
 from cython cimport floating
 from libc.math cimport NAN, isfinite
 
+from impl._kernels._arrays cimport floats
 from impl._kernels._threads cimport tp_run
 
 from impl._kernels.parallel import threads as _threads
@@ -163,17 +164,9 @@ def _laid_out(array, channels_major):
 
 cdef char *_data(array, bint channels_major) except? NULL:
     # The first element of a float array of the layout (NULL for None or no element).
-    if array is None or array.size == 0:
+    if array is None:
         return NULL
-    if channels_major:
-        array = array.transpose(1, 0, 2)
-    cdef const float[:, :, ::1] f
-    cdef const double[:, :, ::1] d
-    if array.dtype.itemsize == 4:
-        f = array
-        return <char *> &f[0, 0, 0]
-    d = array
-    return <char *> &d[0, 0, 0]
+    return floats(array.transpose(1, 0, 2) if channels_major else array)
 
 
 cdef double *_per_channel(v) except? NULL:

@@ -17,6 +17,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+from impl._kernels._arrays cimport floats
 from impl._kernels._threads cimport tp_run
 
 import numpy as np
@@ -85,20 +86,6 @@ cdef const int64_t *_ints(a) except? NULL:
     return &v[0] if v.shape[0] else NULL
 
 
-cdef char *_floats(a) except? NULL:
-    # The first element of a C-contiguous float array (NULL if it has none).
-    cdef const float[::1] f
-    cdef const double[::1] d
-    a = a.reshape(-1)
-    if a.size == 0:
-        return NULL
-    if a.dtype.itemsize == 4:
-        f = a
-        return <char *> &f[0]
-    d = a
-    return <char *> &d[0]
-
-
 cdef int _setup(_Pool *a, plane, out, row_start, row_end, col_start, col_end, divisor,
                 Py_ssize_t dh, Py_ssize_t dw, written) except -1:
     """Fill ``a`` (after _check): the float arrays must be C-contiguous of one dtype, float32
@@ -113,7 +100,7 @@ cdef int _setup(_Pool *a, plane, out, row_start, row_end, col_start, col_end, di
         if not o.flags.writeable or not o.flags.c_contiguous:
             raise ValueError("pooling: an output array is read-only or not C-contiguous")
     a.is_double = plane.dtype.itemsize == 8
-    a.plane, a.out = _floats(plane), _floats(out)
+    a.plane, a.out = floats(plane), floats(out)
     a.H, a.W = plane.shape[1], plane.shape[2]
     a.OH, a.OW = out.shape[1], out.shape[2]
     a.dh, a.dw = dh, dw

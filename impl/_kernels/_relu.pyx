@@ -8,6 +8,7 @@ parallel with the GIL released.
 
 from cython cimport floating
 
+from impl._kernels._arrays cimport floats
 from impl._kernels._threads cimport tp_run
 
 import numpy as np
@@ -24,18 +25,6 @@ ctypedef struct _Relu:
     Py_ssize_t n, block
 
 
-cdef char *_data(a) except? NULL:
-    cdef const float[::1] f
-    cdef const double[::1] d
-    if a.size == 0:
-        return NULL
-    if a.dtype.itemsize == 4:
-        f = a
-        return <char *> &f[0]
-    d = a
-    return <char *> &d[0]
-
-
 cdef int _setup(_Relu *a, name, x, g, out) except -1:
     """Check that ``x``, ``g`` (None in the forward) and ``out`` are 1-D C-contiguous arrays of
     one length and one dtype, float32 or float64 (``out`` writeable), and fill ``a``."""
@@ -49,11 +38,11 @@ cdef int _setup(_Relu *a, name, x, g, out) except -1:
     if not out.flags.writeable:
         raise ValueError(f"{name}: the output array is read-only")
     a.is_double = x.dtype.itemsize == 8
-    a.x = _data(x)
+    a.x = floats(x)
     a.g = NULL
     if g is not None:
-        a.g = _data(g)
-    a.out = _data(out)
+        a.g = floats(g)
+    a.out = floats(out)
     a.n = x.shape[0]
     a.block = _GRAIN
     return 0
