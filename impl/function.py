@@ -43,8 +43,13 @@ class Function:
 
         fn = cls()
         fn.saved = ()
+        # NumPy's SIMD loops (AVX-512's exp and log among them) take a scalar path, rounding
+        # differently by an ulp, for negative strides: such inputs are copied first, so that
+        # results never depend on the layout.
+        arrays = [t.data if min(t.data.strides, default=0) >= 0 else
+                  np.ascontiguousarray(t.data) for t in inputs]
         # NumPy ufuncs return scalars for 0-d inputs; a tensor always holds an ndarray.
-        out = np.asarray(fn.forward(*[t.data for t in inputs], **params))
+        out = np.asarray(fn.forward(*arrays, **params))
         if _grad_mode.enabled and any(t.requires_grad for t in inputs):
             fn.parents = inputs
             return Tensor._from_op(out, fn)

@@ -58,7 +58,8 @@ class Outcome:
     status: str  # pass, fail, unsupported, not-applicable, oracle-disagree
     error: float = 0.0  # the subject's worst relative element error
     tolerance: float = 0.0
-    oracle_errors: dict = field(default_factory=dict)
+    oracle_errors: dict = field(default_factory=dict)  # each oracle's own worst relative error
+    relative_error: float = 0.0  # the subject's, measured as the oracles' are (accuracy views)
     detail: str = ""
     seconds: float = 0.0
     argument: str | None = None  # for unsupported: the argument refused (None: the whole op)
@@ -345,6 +346,8 @@ class _Example:
             for name in truth:
                 err, limit, mismatch = tol.compare(values[k], truth[name], allowed, dtype,
                                                    lowest, signed)
+                # the subject's worst relative error, the measure of the oracles' own errors
+                rel = np.inf if mismatch else tol.relative(values[k], truth[name], dtype, lowest)
                 ok = mismatch is None and err <= limit
                 status = "pass" if ok else "fail"
                 detail = mismatch or ("" if ok else f"error {err:.3g} > tolerance {limit:.3g}")
@@ -359,7 +362,8 @@ class _Example:
                 if len(values) > 1 and not ok:
                     detail = f"{'output' if part == 'forward' else 'gradient'} {k}: {detail}"
                 self.add(check, name, "contiguous", status, error=err, tolerance=limit,
-                         oracle_errors=own, detail=detail, seconds=self.elapsed)
+                         oracle_errors=own, relative_error=rel, detail=detail,
+                         seconds=self.elapsed)
 
     def _dtypes(self):
         """Output and gradient dtypes as torch's (the run's dtype without a torch oracle)."""

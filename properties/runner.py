@@ -39,6 +39,7 @@ from hypothesis.errors import HypothesisWarning, Unsatisfiable
 from oracles import backend
 from oracles.subject import load_subject
 from properties import models, repro
+from properties import tolerance as tol
 from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
 from properties.models import WholeModel
 from properties.spec import load_registry
@@ -86,7 +87,8 @@ class Row:
     status: str = "pass"
     error: float = 0.0
     tolerance: float = 0.0
-    oracle_errors: dict = field(default_factory=dict)
+    oracle_errors: dict = field(default_factory=dict)  # the oracles' own errors and
+    relative_error: float = 0.0  # the subject's, at the example least accurate next to them
     seconds: float = 0.0
     detail: str = ""
     repro: str = ""
@@ -94,15 +96,25 @@ class Row:
     def add(self, o):
         self.examples += 1
         self.seconds += o.seconds
+        if self.examples == 1 or _accuracy(o) > _accuracy(self):
+            self.relative_error, self.oracle_errors = o.relative_error, o.oracle_errors
         worse = RANK[o.status] > RANK[self.status]
         ratio, mine = _ratio(o.error, o.tolerance), _ratio(self.error, self.tolerance)
         if worse or (RANK[o.status] == RANK[self.status] and ratio > mine) or \
                 self.examples == 1:
-            self.error, self.tolerance, self.oracle_errors = o.error, o.tolerance, o.oracle_errors
+            self.error, self.tolerance = o.error, o.tolerance
             if o.detail or worse:
                 self.detail = o.detail
         if worse:
             self.status = o.status
+
+
+def _accuracy(r):
+    """The accuracy ratio subject/best oracle of a row or outcome (0 without oracle errors)."""
+    best = [e for n, e in r.oracle_errors.items() if n in ("torch", "jax")]
+    if not best or r.dtype not in ("float32", "float64"):
+        return 0.0
+    return float(tol.accuracy_ratio(r.relative_error, min(best), r.dtype))
 
 
 def _ratio(error, tolerance):

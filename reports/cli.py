@@ -84,7 +84,7 @@ def _conform(args):
     rows = runner.as_dicts(runner.run(run, specs, progress, jobs=args.jobs))
     meta = {"subject": args.subject, "oracles": args.oracles.split(","),
             "profile": args.profile, "seed": args.seed, "dtypes": args.dtypes.split(","),
-            "jobs": args.jobs,
+            "jobs": args.jobs, "families": {s.id: s.family for s in specs},
             "wall_seconds": time.perf_counter() - start,
             **conformance.environment(args.subject)}
     paths = conformance.write(args.out, rows, meta)

@@ -67,9 +67,12 @@ def _clean(value):
 
 
 def write_json(path, rows, meta):
-    with open(path, "w") as f:
-        json.dump({"meta": meta, "summary": summary(rows, meta["profile"]),
-                   "rows": [_clean(r) for r in rows]}, f, indent=1)
+    from reports.atomic import write_text
+    from reports.tables import schema
+
+    write_text(path, json.dumps({"schema": schema("conformance"), "meta": meta,
+                                 "summary": summary(rows, meta["profile"]),
+                                 "rows": [_clean(r) for r in rows]}, indent=1))
 
 
 def _fmt(x):
@@ -150,9 +153,10 @@ def _ratio(r):
 
 def write(out_dir, rows, meta):
     """Write ``conformance.json`` and ``conformance.md`` into ``out_dir``; return their paths."""
+    from reports.atomic import write_text
+
     os.makedirs(out_dir, exist_ok=True)
     paths = (os.path.join(out_dir, "conformance.json"), os.path.join(out_dir, "conformance.md"))
     write_json(paths[0], rows, meta)
-    with open(paths[1], "w") as f:
-        f.write(markdown(rows, meta))
+    write_text(paths[1], markdown(rows, meta))
     return paths
