@@ -105,9 +105,9 @@ def conformance_frame(report):
             lambda e, n=name: _number(e.get(n)) if isinstance(e, dict) and n in e else np.nan
         ).astype(float)
     df["best_oracle_error"] = df[["torch_error", "jax_error"]].min(axis=1)
+    # (not on oracle disagreements: there the float64 truth itself is in dispute)
     measured = df["check"].isin(ACCURACY_CHECKS) & df["oracle"].isin(("torch", "jax")) & \
-        df["best_oracle_error"].notna() & df["status"].isin(("pass", "fail", "xfail",
-                                                              "oracle-disagree"))
+        df["best_oracle_error"].notna() & df["status"].isin(("pass", "fail", "xfail"))
     # (a float64 row has no truth beyond the oracles' own float64 runs: its oracle errors are
     # their disagreement, often 0, and not a measure of accuracy to compare with)
     f32 = measured & (df["dtype"] == "float32")
@@ -191,3 +191,31 @@ def disagreements(df):
     and dtype."""
     rows = df[df["status"] == "oracle-disagree"]
     return rows.drop_duplicates(["op", "check", "dtype"]).reset_index(drop=True)
+
+
+def timing_frame(report):
+    """One DataFrame row per benchmark, library and phase (forward, backward, total): seconds
+    per call (median, q1, q3, samples) and the subject's time over the library's (``ratio``,
+    ``ratio_q1``, ``ratio_q3`` from the interleaved repeats; 1 for the subject itself)."""
+    out = []
+    for r in report["results"]:
+        for lib, phases in r["seconds"].items():
+            for phase, s in phases.items():
+                ratio = r["ratios"].get(lib, {}).get(phase) if lib != "subject" else None
+                out.append({"name": r["name"], "family": r.get("family", ""), "library": lib,
+                            "phase": phase, "median": s["median"], "q1": s["q1"],
+                            "q3": s["q3"], "n": s.get("n"),
+                            "ratio": ratio["median"] if ratio else 1.0,
+                            "ratio_q1": ratio["q1"] if ratio else 1.0,
+                            "ratio_q3": ratio["q3"] if ratio else 1.0,
+                            "gflops": (r.get("gflops") or {}).get(lib, {}).get(phase)
+                            if isinstance((r.get("gflops") or {}).get(lib), dict)
+                            else (r.get("gflops") or {}).get(lib)})
+    return pd.DataFrame(out, columns=["name", "family", "library", "phase", "median", "q1", "q3",
+                                      "n", "ratio", "ratio_q1", "ratio_q3", "gflops"])
+
+
+def load_timing(path):
+    """(report dict, DataFrame) of the timing report at ``path``."""
+    report = read(path, "timing")
+    return report, timing_frame(report)
