@@ -36,7 +36,9 @@ def build(session):
 
 @nox.session
 def bench(session):
-    """Time impl against torch, JAX and MyGrad (`tenshell bench`); reports/out/bench.{json,md}."""
+    """Time impl against torch, JAX and MyGrad (`tenshell bench`): forward and backward apart,
+    median and spread, ratios to torch, GFLOP/s against the measured SGEMM peak, size sweeps;
+    reports/out/timing.{json,md} and timing_sweep_*.png."""
     session.install(*CONSTRAINTS, ".[bench]")
     session.run("tenshell", "bench", *session.posargs)
 

@@ -35,6 +35,7 @@ from oracles.base import (
     ModelRun,
     NotApplicable,
     Op,
+    Step,
     Trace,
     Unsupported,
     as_outputs,
@@ -213,11 +214,11 @@ class TapeAdapter(Backend):
         op = self.op(spec, args)
         call = spec.call or (lambda f, *a, **k: f(*a, **k))
 
-        def step():
+        def backward(y):
             for t in leaves:
                 self.clear_grad(t)
-            self.backward(first_output(call(op, *args, **example.kwargs)), g)
-        return step
+            self.backward(y, g)
+        return Step(lambda: first_output(call(op, *args, **example.kwargs)), backward)
 
     # -- models (torch's spelling: module.models, nn.functional.cross_entropy, optim) ----------
 
@@ -357,10 +358,12 @@ class ModuleAdapter(TapeAdapter):
 
 class FunctionalAdapter(Backend):
     """A functional library: ``function(spec, example)`` gives the op as a function of all its
-    arguments (the library's arrays where the example has arrays), ``pullback(f, primals, g)``
-    evaluates ``f`` (returning ``(y, aux)``) and its VJP for ``g``: ``((y, aux), grads)``.
-    ``run(spec, example, key, fn, *arrays)`` may compile and cache ``fn`` (``key`` identifies
-    it with its constants); by default it calls it."""
+    arguments (the library's arrays where the example has arrays), ``pullback(f, primals)``
+    evaluates ``f`` (returning ``(y, aux)``) and gives ``(y, aux, pull)``, ``pull(g)`` the
+    VJP for cotangent ``g``. ``run(spec, example, key, fn, *arrays)`` may compile and cache
+    ``fn`` (``key`` identifies it with its constants); by default it calls it.
+    ``compile(spec, fn, *arrays)`` gives ``fn`` as a benchmark calls it on arrays like
+    ``arrays`` and the seconds making it took: by default ``fn`` itself, in no time."""
 
     cannot = {
         "layout": "copies its inputs into its own arrays: NumPy memory layouts never reach it",
@@ -380,11 +383,14 @@ class FunctionalAdapter(Backend):
     def numpy(self, y):
         return np.asarray(y)
 
-    def pullback(self, f, primals, g):
+    def pullback(self, f, primals):
         raise NotImplementedError
 
     def run(self, spec, example, key, fn, *arrays):
         return fn(*arrays)
+
+    def compile(self, spec, fn, *arrays):
+        return fn, 0.0
 
     def _key(self, spec, example, positions, *parts):
         """A hashable identity of the op on ``example`` but for the values of the arrays at
@@ -441,7 +447,8 @@ class FunctionalAdapter(Backend):
             return y, outs
 
         def step(cot, c1, c2, *values):
-            return self.pullback(lambda *v: g(c1, c2, *v), values, cot)
+            y, outs, pull = self.pullback(lambda *v: g(c1, c2, *v), values)
+            return (y, outs), pull(cot.astype(y.dtype))
         c1, c2 = reuse or (None, None)
         cot = np.ones_like(cotangent) if reuse else cotangent
         key = self._key(spec, example, positions, "vjp", alias, reuse is not None)
@@ -456,10 +463,16 @@ class FunctionalAdapter(Backend):
     def stepper(self, spec, example, cotangent):
         f = self._with(spec, example, spec.diff)
 
-        def step(cot, *values):
-            return self.pullback(lambda *v: (first_output(f(*v)), None), values, cot)
+        def forward(*values):  # the handle: the output and its pullback
+            y, _, pull = self.pullback(lambda *v: (first_output(f(*v)), None), values)
+            return y, pull
+
+        def backward(pull, cot):
+            return pull(cot)
         values = [self.array(example.args[i]) for i in spec.diff]
-        cot = self.array(cotangent)
-        key = self._key(spec, example, spec.diff, "step")
-        self.run(spec, example, key, step, cot, *values)  # compile outside the timing
-        return lambda: self.run(spec, example, key, step, cot, *values)
+        run_forward, forward_seconds = self.compile(spec, forward, *values)
+        y, pull = run_forward(*values)
+        cot = self.array(cotangent.astype(y.dtype))
+        run_backward, backward_seconds = self.compile(spec, backward, pull, cot)
+        return Step(lambda: run_forward(*values), lambda handle: run_backward(handle[1], cot),
+                    forward_seconds + backward_seconds)

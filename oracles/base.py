@@ -7,10 +7,10 @@ first output. A subject also answers ``forward(..., no_grad=True)`` (its inputs 
 call runs with recording off), :meth:`Backend.forward_out` (torch's documented ``out=`` form),
 :meth:`Backend.trace`, the engine-level run the checks use (cotangents in any memory layout, a
 second backward, an output used twice, one tensor passed as two arguments), and
-:meth:`Backend.stepper`, one forward and backward to time. A backend that cannot run an op
-raises :class:`Unsupported`; one that cannot do what a check asks raises :class:`NotApplicable`
-or, better, declares it in ``cannot`` (the check's rows then say "not applicable" without
-running).
+:meth:`Backend.stepper`, a forward and its backward to time apart (:class:`Step`). A backend
+that cannot run an op raises :class:`Unsupported`; one that cannot do what a check asks raises
+:class:`NotApplicable` or, better, declares it in ``cannot`` (the check's rows then say "not
+applicable" without running).
 
 How a library differs from torch is data on its backend, not code in the checks: ``cannot``,
 ``conventions`` (whose answer it gives where torch and JAX disagree), ``errors`` (which of its
@@ -26,6 +26,7 @@ The protocol's own types live here, below the harness: :class:`Example` (one dra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable  # noqa: UP035
 
 import numpy as np
 
@@ -96,6 +97,18 @@ class ModelRun:
     grads_in: dict | None = None
     grads_out: dict | None = None
     order: list | None = None
+
+
+@dataclass
+class Step:
+    """What a benchmark times (:meth:`Backend.stepper`): ``forward()`` runs the op once with
+    its graph recorded and returns a handle; ``backward(handle)`` clears the leaves' gradients
+    and runs the backward of that forward's output for the cotangent. ``compile_seconds``: the
+    time compiling both took (JAX), 0 for an eager library."""
+
+    forward: Callable
+    backward: Callable
+    compile_seconds: float = 0.0
 
 
 class Op:
@@ -184,8 +197,8 @@ class Backend:
         raise NotApplicable(f"{self.name} does not trace its engine")
 
     def stepper(self, spec, example, cotangent):
-        """A zero-argument callable running one forward of the op and its backward for
-        ``cotangent`` (inputs prepared once, outside it): what a benchmark times."""
+        """The op's forward and its backward for ``cotangent`` as a :class:`Step`, to time
+        apart; inputs, cotangent and any compiled code are prepared once, outside both."""
         raise NotApplicable(f"{self.name} cannot be timed")
 
     # -- models: ``constructor`` a name in the library's model namespace (torchvision's names,

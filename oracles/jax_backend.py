@@ -4,6 +4,7 @@ spelling of the op), VJPs by ``jax.vjp`` (x64 enabled), as a functional adapter.
 from __future__ import annotations
 
 import collections
+import time
 import types
 
 import numpy as np
@@ -45,9 +46,22 @@ class JaxBackend(FunctionalAdapter):
     def function(self, spec, example):
         return lambda *args: spec.jax(self.J, *args, **example.kwargs)
 
-    def pullback(self, f, primals, g):
-        y, pullback, aux = self.jax.vjp(f, *primals, has_aux=True)
-        return (y, aux), pullback(g.astype(y.dtype))
+    def array(self, a):
+        return self.jax.device_put(a)
+
+    def pullback(self, f, primals):
+        y, pull, aux = self.jax.vjp(f, *primals, has_aux=True)
+        return y, aux, pull
+
+    def compile(self, spec, fn, *arrays, options=None):
+        """``fn`` jit-compiled for arguments like ``arrays`` (pytrees: a pullback is one),
+        with XLA ``options`` (by default the spec's own: full optimization), as a function that
+        waits for its results; and the seconds compiling took."""
+        start = time.perf_counter()
+        compiled = self.jax.jit(fn).lower(*arrays).compile(
+            compiler_options=spec.jax_options if options is None else options)
+        return ((lambda *a: self.jax.block_until_ready(compiled(*a))),
+                time.perf_counter() - start)
 
     def run(self, spec, example, key, fn, *arrays):
         leaves = self.jax.tree_util.tree_leaves(arrays)
@@ -60,11 +74,11 @@ class JaxBackend(FunctionalAdapter):
             size = sum(np.size(a) for a in example.args if isinstance(a, np.ndarray))
             options = {**({} if size > LARGE else QUICK_COMPILE),
                        **spec.jax_options}
-            compiled = self.jax.jit(fn).lower(*arrays).compile(compiler_options=options)
+            compiled, _ = self.compile(spec, fn, *arrays, options=options)
         self._cache[key] = compiled
         while len(self._cache) > self.CACHED:
             self._cache.popitem(last=False)
-        return self.jax.block_until_ready(compiled(*arrays))
+        return compiled(*arrays)
 
 
 class JaxSubject(JaxBackend):

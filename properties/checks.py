@@ -63,6 +63,7 @@ class Outcome:
     detail: str = ""
     seconds: float = 0.0
     argument: str | None = None  # for unsupported: the argument refused (None: the whole op)
+    note: str = ""  # what the row's oracle warned on this example (not part of ``detail``)
 
     @property
     def key(self):
@@ -70,12 +71,64 @@ class Outcome:
 
 
 def check_example(spec, dtype, example, seed, subject, oracles, layouts=LAYOUTS, fd=True):
-    """Every example-level check of ``spec`` on ``example`` in ``dtype``; a list of Outcomes."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        # IEEE specials are the data here, and the oracles' own warnings (torch's broadcasting
-        # UserWarning) are not the subject's
-        warnings.simplefilter("ignore")
-        return _Example(spec, np.dtype(dtype), example, seed, subject, oracles).run(layouts, fd)
+    """Every example-level check of ``spec`` on ``example`` in ``dtype``; a list of Outcomes.
+
+    What an oracle warns while it computes the truth (torch's broadcasting UserWarning) is not
+    shown: it is noted on that oracle's rows of the example. What the subject warns is its own
+    and stays visible, once per place in its code (and process)."""
+    heard = {}
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # (IEEE specials are the data here: errstate above)
+        heeded = {name: _Heard(b, name, heard) for name, b in oracles.items()}
+        out = _Example(spec, np.dtype(dtype), example, seed, subject, heeded, heard).run(
+            layouts, fd)
+    for w in caught:
+        if (w.category, w.filename, w.lineno) not in _SHOWN:
+            _SHOWN.add((w.category, w.filename, w.lineno))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    for o in out:
+        o.note = _note(o.oracle, heard)
+    return out
+
+
+_SHOWN = set()  # (category, file, line) of each subject warning shown in this process
+NOTE = "oracle warnings: "
+
+
+class _Heard:
+    """An oracle whose calls note what they warn in ``heard[name]`` (category and first line,
+    once each, in order) instead of showing it."""
+
+    def __init__(self, backend, name, heard):
+        self._backend, self._name, self._heard = backend, name, heard
+
+    def __getattr__(self, attr):
+        value = getattr(self._backend, attr)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    return value(*args, **kwargs)
+                finally:
+                    said = self._heard.setdefault(self._name, {})
+                    for w in caught:
+                        line = (str(w.message).strip().splitlines() or [""])[0]
+                        said.setdefault(f"{w.category.__name__}: {line}", None)
+        return call
+
+
+def _note(oracle, heard, most=2, width=120):
+    """'oracle warnings: torch: UserWarning: …' for what ``oracle`` warned on one example (its
+    first ``most`` distinct warnings, each cut to ``width`` characters), or ''."""
+    said = list(heard.get(oracle, ()))
+    if not said:
+        return ""
+    cut = [s if len(s) <= width else s[:width - 1] + "…" for s in said[:most]]
+    more = f" (and {len(said) - most} more)" if len(said) > most else ""
+    return f"{NOTE}{oracle}: " + f"; {oracle}: ".join(cut) + more
 
 
 def _run(backend, spec, example, cot):
@@ -105,9 +158,9 @@ def _copy(example):
 
 
 class _Example:
-    def __init__(self, spec, dtype, example, seed, subject, oracles):
+    def __init__(self, spec, dtype, example, seed, subject, oracles, heard):
         self.spec, self.dtype, self.seed = spec, dtype, seed
-        self.subject, self.oracles = subject, oracles
+        self.subject, self.oracles, self.heard = subject, oracles, heard
         self.ex = _rounded(example.cast(dtype, spec.diff), dtype, spec.diff)
         # every differentiable input in float64: the oracles' runs are their truths
         self.exact = all(self.ex.args[i].dtype == FLOAT64 for i in spec.diff
@@ -533,7 +586,8 @@ class _Example:
     def _nested(self, example, got):
         """The checks' view of another example of this dtype (its oracle runs done), the
         subject's results on it being ``got``."""
-        other = _Example(self.spec, self.dtype, example, self.seed, self.subject, self.oracles)
+        other = _Example(self.spec, self.dtype, example, self.seed, self.subject, self.oracles,
+                         self.heard)
         other.ref, other.got, other.elapsed = other._oracle_runs(), got, 0.0
         return other
 
@@ -655,7 +709,7 @@ class _Example:
         """⟨u, VJP(v)⟩ against ⟨v, JVP_fd(u)⟩ along a random direction u; the full Jacobian
         too when the differentiable inputs and the output have at most 64 elements."""
         spec, ex, cot = self.spec, self.ex, self.cot
-        fdb = FiniteDifferences(self.subject)
+        fdb = _Heard(FiniteDifferences(self.subject), "fd", self.heard)
         _, grads = self.got
         wrong = [f"gradient of argument {i} has shape {g.shape}, expected {ex.args[i].shape}"
                  for i, g in zip(spec.diff, grads) if g.shape != ex.args[i].shape]
@@ -780,13 +834,14 @@ def check_bad_inputs(spec, subject, torch_backend):
         out.append(Outcome(spec.id, "bad_input", "torch", "-", description, status, **kw))
 
     why = subject.cannot.get("bad_input")
+    heard = {}  # description -> {"torch": what torch warned on that input}
     for bad in spec.bad_inputs:
         if why:
             add(bad.description, "not-applicable", detail=f"{subject.name} {why}")
             continue
         ex = bad.make()
         try:
-            torch_backend.forward(spec, ex)
+            _Heard(torch_backend, "torch", heard.setdefault(bad.description, {})).forward(spec, ex)
         except bad.raises as exc:
             torch_exc = exc
         except Exception as exc:  # noqa: BLE001
@@ -818,4 +873,6 @@ def check_bad_inputs(spec, subject, torch_backend):
             continue
         add(bad.description, "fail", detail=f"returned a value where torch raises "
                                             f"{type(torch_exc).__name__}: {torch_exc}")
+    for o in out:
+        o.note = _note("torch", heard.get(o.layout, {}))
     return out

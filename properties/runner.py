@@ -40,7 +40,7 @@ from oracles import backend
 from oracles.subject import load_subject
 from properties import models, repro
 from properties import tolerance as tol
-from properties.checks import Outcome, alias_oracle, check_bad_inputs, check_example
+from properties.checks import NOTE, Outcome, alias_oracle, check_bad_inputs, check_example
 from properties.models import WholeModel
 from properties.spec import load_registry
 from properties.strategies import LAYOUTS, present
@@ -100,6 +100,7 @@ class Row:
             self.relative_error, self.oracle_errors = o.relative_error, o.oracle_errors
         worse = RANK[o.status] > RANK[self.status]
         ratio, mine = _ratio(o.error, o.tolerance), _ratio(self.error, self.tolerance)
+        kept = self.detail[self.detail.find(NOTE):] if NOTE in self.detail else ""
         if worse or (RANK[o.status] == RANK[self.status] and ratio > mine) or \
                 self.examples == 1:
             self.error, self.tolerance = o.error, o.tolerance
@@ -107,6 +108,10 @@ class Row:
                 self.detail = o.detail
         if worse:
             self.status = o.status
+        # what the oracle warned: this example's, else the one already noted
+        note = o.note or kept
+        if note and NOTE not in self.detail:
+            self.detail = f"{self.detail}; {note}" if self.detail else note
 
 
 def _accuracy(r):
@@ -357,7 +362,9 @@ class Run:
                 arrays = [a for a in example.args if isinstance(a, np.ndarray)]
             else:
                 try:
-                    arrays = [np.empty(oracle.forward(spec, example)[0].shape)]
+                    with warnings.catch_warnings():  # (its checks note the oracle's warnings)
+                        warnings.simplefilter("ignore")
+                        arrays = [np.empty(oracle.forward(spec, example)[0].shape)]
                 except Exception:  # noqa: BLE001 (an example no oracle runs presents nothing)
                     return False
             return any(present(a, layout) is not None for a in arrays)
@@ -481,6 +488,15 @@ def select(ops=None, profile=None):
     if unknown:
         raise KeyError(f"no OpSpec named {', '.join(sorted(unknown))}")
     return chosen
+
+
+def shard(specs, index, count):
+    """Shard ``index`` of ``count`` (1-based) of ``specs``: every ``count``-th spec in the run's
+    order, from the ``index``-th. Deterministic and the same on every machine; the shards differ
+    by one spec at most, and a family's variants (alike in cost) are dealt out across them."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 <= I <= N")
+    return list(specs)[index - 1::count]
 
 
 _WORKER = None

@@ -8,8 +8,9 @@ benchmarks were run) or one of those files. CURRENT regresses when it has
   :func:`reports.tables.conformance_frame`) grew more than ``accuracy_factor`` times and now
   exceeds ``min_ratio`` (below it the subject is within a small factor of torch and JAX, where
   a different example order or BLAS moves the ratio by ulps);
-- a benchmark whose time ratio to torch grew more than ``timing_factor`` beyond both runs'
-  measured spread: CURRENT's lower quartile above ``timing_factor`` times BASE's upper one;
+- a benchmark whose time ratio to torch (forward, backward or their total) grew more than
+  ``timing_factor`` beyond both runs' measured spread: CURRENT's lower quartile above
+  ``timing_factor`` times BASE's upper one;
 - less coverage: op specs, rows, parameter regions exercised, or benchmarks that BASE had.
 
 Every finding is a row of one DataFrame (kind, key, base, current, why), shown as text or as
@@ -129,19 +130,19 @@ def timing(base, current, t=Thresholds()):
     in both, and benchmarks BASE timed that CURRENT did not."""
     b = tables.timing_frame(base)
     c = tables.timing_frame(current)
-    b, c = (f[(f["library"] == "torch") & (f["phase"] == "total")].set_index("name")
-            for f in (b, c))
+    b, c = (f[f["library"] == "torch"].set_index(["name", "phase"]) for f in (b, c))
     found = []
-    for name, r in c.merge(b, left_index=True, right_index=True,
-                           suffixes=("", "_base")).iterrows():
+    for (name, phase), r in c.merge(b, left_index=True, right_index=True,
+                                    suffixes=("", "_base")).iterrows():
         if r["ratio_q1"] > t.timing_factor * r["ratio_q3_base"]:
             found.append(_finding(
-                "timing", name, f"{r['ratio_base']:.3g} [{r['ratio_q1_base']:.3g}, "
+                "timing", phase, f"{r['ratio_base']:.3g} [{r['ratio_q1_base']:.3g}, "
                 f"{r['ratio_q3_base']:.3g}]", f"{r['ratio']:.3g} [{r['ratio_q1']:.3g}, "
                 f"{r['ratio_q3']:.3g}]",
                 f"time ratio to torch grew {r['ratio'] / r['ratio_base']:.3g}× (lower "
-                f"quartile now above {t.timing_factor}× the base's upper quartile)"))
-    for name in sorted(set(b.index) - set(c.index)):
+                f"quartile now above {t.timing_factor}× the base's upper quartile)", name))
+    gone = set(b.index.get_level_values("name")) - set(c.index.get_level_values("name"))
+    for name in sorted(gone):
         found.append(_finding("coverage", f"benchmark {name}", "timed", "absent",
                               "coverage shrank"))
     return found

@@ -38,3 +38,38 @@ def assert_matches():
         assert actual.dtype == want.dtype
         np.testing.assert_allclose(actual.data, want, **TOLERANCE.get(want.dtype, {}))
     return check
+
+
+# -- pytest-xdist: `pytest -n 2` keeps the tests of one xdist_group (a conformance spec's rows,
+# the wheel build) in one worker
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """With ``-n`` and no ``--dist``, distribute by ``loadgroup`` (tests outside a group one by
+    one, as ``load`` does) rather than xdist's ``load``."""
+    if config.getoption("numprocesses", None) and config.getoption("dist", "no") == "no":
+        config.option.dist = "loadgroup"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): run these tests in one xdist worker")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker, end each grouped test's id with ``@group``, which loadgroup reads.
+    xdist does it only where the worker's own command line says ``--dist loadgroup``, and its
+    renaming no longer takes on pytest 9.2's structured ids (pytest-xdist#1386)."""
+    if not hasattr(config, "workerinput"):
+        return
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(groups)
+        if not groups or item.nodeid.endswith(suffix):
+            continue
+        name = item.nodeid + suffix
+        if getattr(item, "_id", None) is not None:  # pytest >= 9.2
+            item._id = type(item._id).parse(name)
+        else:
+            item._nodeid = name

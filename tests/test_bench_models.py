@@ -18,7 +18,9 @@ TINY = bench.ModelWork("resnet_small", (("widths", (4, 8)), ("layers", (1, 1)),
 def test_model_step_runs_again_and_again(name):
     step = bench.model_step(load_subject(name), TINY)
     for _ in range(2):
-        step()
+        loss = step.forward()  # the forward gives the loss; the backward takes it
+        step.backward(loss)
+    assert bench.sample(step, 1)[1] > 0
 
 
 def test_a_library_without_the_model_is_not_applicable():
@@ -40,6 +42,7 @@ def test_model_benchmarks_time_and_measure_subject_and_torch():
     assert set(benches) == {name for name, *_ in bench.MODELS}
     small = benches["resnet-small train step 3x32x32 b32"]
     assert small.target == 1.5 and small.memory is None and set(small.setups) == set(libraries)
+    assert small.family == "model" and "backward and SGD momentum step" in small.description
     r50 = benches["resnet50 fwd+bwd 3x224x224 b8"]
     assert set(r50.memory) == {"subject", "torch"} and r50.memory_target == 2.0
     # a subject given as an object cannot be loaded again in a child: time only

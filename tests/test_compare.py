@@ -97,9 +97,10 @@ def test_timing_ratio_growth_beyond_the_spread(base_ratio, current_ratio, regres
 
 def test_a_slower_op_fails(tmp_path):
     base, current = tmp_path / "impl", tmp_path / "slow"
-    for folder, subject in ((base, "impl"), (current, "tests.regressed.mm_slower")):
-        out = tenshell("bench", "--only", "mm ", "--repeats", "5", "--subject", subject,
-                       "--libraries", "torch", "--no-sweep", "--out", str(folder))
+    for folder, subject in ((base, "impl"), (current, "tests.regressed.linear_slower")):
+        out = tenshell("bench", "--only", "nn.functional.linear", "--repeats", "5",
+                       "--subject", subject, "--libraries", "torch", "--no-sweep",
+                       "--out", str(folder))
         assert out.returncode == 0, out.stderr
     out = tenshell("compare", str(base), str(current))
     assert out.returncode == 1 and "timing:" in out.stdout, out.stdout + out.stderr
