@@ -100,11 +100,15 @@ def conformance(base, current, t=Thresholds()):
             found.append(_finding(
                 "accuracy", _key(row), f"{before:.3g}×", f"{ratio:.3g}×",
                 f"{ratio / before:.3g}× further from the truth relative to the best oracle "
-                f"(subject {r['relative_error']:.3g}, torch {r['torch_error']:.3g}, "
-                f"jax {r['jax_error']:.3g})", row["op"]))
+                f"(subject {r['relative_error']:.3g}, torch {_e(r['torch_error'])}, "
+                f"jax {_e(r['jax_error'])})", row["op"]))
     for what, before, now in _coverage(b, c):
         found.append(_finding("coverage", what, before, now, "coverage shrank"))
     return found
+
+
+def _e(x):
+    return "-" if np.isnan(x) else f"{x:.3g}"  # "-": that oracle did not see the example
 
 
 def _coverage(b, c):
