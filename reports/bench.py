@@ -331,10 +331,13 @@ def sweep(family, libraries, sizes=None, policy=SWEEP_POLICY):
                           policy)
         for lib, got in samples.items():
             seconds[lib].append(float(np.median([f + b for f, b in got])))
-    slope = {lib: float(np.polyfit(np.log(work), np.log(t), 1)[0]) for lib, t in seconds.items()}
+    def fit(points):  # the slope over the last ``points`` sizes
+        return {lib: float(np.polyfit(np.log(work[-points:]), np.log(t[-points:]), 1)[0])
+                for lib, t in seconds.items()}
+    # slope_large: over the three largest sizes, where the work outweighs fixed costs per call
     return {"op": s.spec, "unit": "forward FLOPs" if counted else "input elements",
-            "sizes": sizes, "work": work, "seconds": seconds, "slope": slope,
-            "plot": f"timing_sweep_{family}.png"}
+            "sizes": sizes, "work": work, "seconds": seconds, "slope": fit(len(sizes)),
+            "slope_large": fit(3), "plot": f"timing_sweep_{family}.png"}
 
 
 # -- the machine ------------------------------------------------------------------------------
@@ -653,7 +656,9 @@ def _plot(family, data, subject):
     ax = fig.add_subplot()
     for lib, seconds in data["seconds"].items():
         ax.loglog(data["work"], seconds, "o-", label=f"{subject if lib == 'subject' else lib} "
-                                                      f"(slope {data['slope'][lib]:.2f})")
+                                                      f"(slope {data['slope'][lib]:.2f}; "
+                                                      f"largest sizes "
+                                                      f"{data['slope_large'][lib]:.2f})")
     ax.set_xlabel(data["unit"])
     ax.set_ylabel("seconds per forward+backward")
     ax.set_title(f"{family}: {data['op']}, float32")
@@ -727,12 +732,15 @@ def markdown(results, meta, sweeps):
         lines += ["", "## Size sweeps", "",
                   "Forward+backward time against work, from tiny sizes to about a millisecond: "
                   "the slope of log(time) over log(work) (least squares) is 1 where time grows "
-                  "with the work, below 1 where fixed costs per call still count.", "",
-                  f"| family | op | work | sizes | {subject} slope | torch slope | plot |",
-                  "|---|---|---|---|---:|---:|---|"]
+                  "with the work, below 1 where fixed costs per call still count; over the "
+                  "three largest sizes, how the cost of the work itself grows.", "",
+                  f"| family | op | work | sizes | {subject} slope | torch slope | "
+                  f"{subject} slope, largest | torch slope, largest | plot |",
+                  "|---|---|---|---|---:|---:|---:|---:|---|"]
         lines += [f"| {family} | {d['op']} | {d['unit']} | "
                   f"{', '.join(map(str, d['sizes']))} | "
-                  + " | ".join(f"{d['slope'][lib]:.2f}" if lib in d["slope"] else ""
+                  + " | ".join(f"{d[key][lib]:.2f}" if lib in d[key] else ""
+                               for key in ("slope", "slope_large")
                                for lib in ("subject", "torch"))
                   + f" | [{d['plot']}]({d['plot']}) |"
                   for family, d in sweeps.items()]

@@ -96,6 +96,7 @@ def test_an_elementwise_sweep_grows_linearly_and_is_plotted(tmp_path):
     assert data["work"] == data["sizes"] and set(data["seconds"]) == set(libraries)
     for lib, slope in data["slope"].items():
         assert 0.5 < slope < 1.5, (lib, data["seconds"])
+    assert data["slope_large"] == pytest.approx(data["slope"])  # three sizes: the same fit
     meta = {"subject": "impl", "cpu_model": "x", "cores": 2, "threads": {}, "blas": {},
             "peak_gflops": 1.0, "versions": {}, "python": "3", "policy": {}}
     paths = bench.write([], meta, {"elementwise": data}, tmp_path)
