@@ -248,9 +248,21 @@ class Run:
     def spec_rows(self, spec):
         """Every row of one spec: the example checks over both dtypes, its regions, its bad
         inputs, and a not-exercised row for each row it should have produced and did not. A
-        model spec's rows come from :mod:`properties.models`."""
-        if isinstance(spec, WholeModel):
-            return spec.rows(self)
+        model spec's rows come from :mod:`properties.models`.
+
+        torch runs on one thread meanwhile, as in the worker processes: its float32 results
+        (how it splits a reduction) and so the rows are the same whatever ``--jobs``,
+        ``--shard`` or the machine's cores."""
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return spec.rows(self) if isinstance(spec, WholeModel) else self._spec_rows(spec)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _spec_rows(self, spec):
         rows = {}
         saved = set()
 
