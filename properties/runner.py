@@ -516,10 +516,7 @@ _WORKER = None
 
 def _start_worker(config):
     global _WORKER
-    import torch
-
-    torch.set_num_threads(1)  # the processes share the cores; one thread each
-    _WORKER = make_run(**config)
+    _WORKER = make_run(**config)  # (torch's threads: one while a spec runs, Run.spec_rows)
 
 
 def _timed_rows(spec_id):

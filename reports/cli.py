@@ -94,7 +94,7 @@ def _conform(args):
 
     from properties import runner
     from properties.checks import check_example
-    from reports import conformance, listing
+    from reports import conformance
 
     try:
         run = runner.make_run(args.subject, tuple(args.oracles.split(",")), args.profile,
@@ -132,18 +132,26 @@ def _conform(args):
     if args.shard:
         meta["shard"] = {"index": args.shard[0], "count": args.shard[1],
                          "specs": [s.id for s in specs], "all_specs": [s.id for s in selection]}
-    print(listing.family_table(rows, meta) if rows else "no rows: this shard has no specs")
-    paths = conformance.write(args.out, rows, meta)
-    s = conformance.summary(rows, args.profile)
-    print(f"{s['rows']} rows over {s['ops']} op specs: "
-          + ", ".join(f"{s[k]} {k}" for k in conformance.STATUSES)
-          + f" in {meta['wall_seconds']:.0f} s")
+    return _report(rows, meta, args.out, after=f" in {meta['wall_seconds']:.0f} s",
+                   empty="no rows: this shard has no specs")
+
+
+def _report(rows, meta, out, source="", after="", empty="no rows"):
+    """The end of a run (or a merge): the table per family, the reports written into ``out``,
+    the counts and their paths; the exit code (1 on an unexpected row)."""
+    from reports import conformance, listing
+
+    print(listing.family_table(rows, meta) if rows else empty)
+    paths = conformance.write(out, rows, meta)
+    s = conformance.summary(rows, meta["profile"])
+    print(f"{s['rows']} rows over {s['ops']} op specs{source}: "
+          + ", ".join(f"{s[k]} {k}" for k in conformance.STATUSES) + after)
     print("wrote " + ", ".join(paths))
     return 1 if s["unexpected"] else 0
 
 
 def _merge(args):
-    from reports import conformance, listing, merge, tables
+    from reports import merge, tables
 
     try:
         rows, meta = merge.merge(args.parts, allow_missing=args.allow_missing)
@@ -153,13 +161,7 @@ def _merge(args):
     if "missing" in meta:
         print(f"tenshell merge: warning: shards {meta['missing']['shards']} missing: "
               f"{len(meta['missing']['specs'])} specs have no rows", file=sys.stderr)
-    print(listing.family_table(rows, meta) if rows else "no rows")
-    paths = conformance.write(args.out, rows, meta)
-    s = conformance.summary(rows, meta["profile"])
-    print(f"{s['rows']} rows over {s['ops']} op specs from {len(meta['shards'])} shards: "
-          + ", ".join(f"{s[k]} {k}" for k in conformance.STATUSES))
-    print("wrote " + ", ".join(paths))
-    return 1 if s["unexpected"] else 0
+    return _report(rows, meta, args.out, source=f" from {len(meta['shards'])} shards")
 
 
 def _list(args):

@@ -208,9 +208,7 @@ def timing_frame(report):
                             "ratio": ratio["median"] if ratio else 1.0,
                             "ratio_q1": ratio["q1"] if ratio else 1.0,
                             "ratio_q3": ratio["q3"] if ratio else 1.0,
-                            "gflops": (r.get("gflops") or {}).get(lib, {}).get(phase)
-                            if isinstance((r.get("gflops") or {}).get(lib), dict)
-                            else (r.get("gflops") or {}).get(lib)})
+                            "gflops": r.get("gflops", {}).get(lib, {}).get(phase)})
     return pd.DataFrame(out, columns=["name", "family", "library", "phase", "median", "q1", "q3",
                                       "n", "ratio", "ratio_q1", "ratio_q3", "gflops"])
 

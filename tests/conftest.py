@@ -73,3 +73,34 @@ def pytest_collection_modifyitems(config, items):
             item._id = type(item._id).parse(name)
         else:
             item._nodeid = name
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """A context in which every file opened through ``os.fdopen`` (how reports.atomic writes)
+    takes half of what is written, then raises "No space left on device"."""
+    import contextlib
+    import os
+
+    opened = os.fdopen
+
+    class Torn:
+        def __init__(self, fd, mode):
+            self.file = opened(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            self.file.write(data[:len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+    @contextlib.contextmanager
+    def full():
+        with monkeypatch.context() as m:
+            m.setattr(os, "fdopen", Torn)
+            yield
+    return full

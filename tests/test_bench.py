@@ -114,27 +114,9 @@ def test_the_quick_subset_exists_and_spans_the_families():
     assert any(benches[name].flops for name in bench.QUICK if benches[name].family == "nn")
 
 
-def test_an_atomic_write_failing_midway_leaves_the_old_file(tmp_path, monkeypatch):
+def test_an_atomic_write_failing_midway_leaves_the_old_file(tmp_path, disk_full):
     path = tmp_path / "timing.json"
     atomic.write_text(path, "old")
-    opened = os.fdopen
-
-    class Full:  # writes half of the data, then the disk is full
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            self.f.write(data[:len(data) // 2])
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(opened(fd, mode)))
-    with pytest.raises(OSError, match="No space"):
+    with disk_full(), pytest.raises(OSError, match="No space"):
         atomic.write_text(path, "new contents")
-    monkeypatch.undo()
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["timing.json"]

@@ -137,7 +137,7 @@ def test_the_page_links_timing_reports_next_to_it(tmp_path, real):
     assert 'href="timing.md"' in page and 'href="timing_sweep_conv.png"' in page
 
 
-def test_writes_are_atomic(tmp_path, monkeypatch, real):
+def test_writes_are_atomic(tmp_path, monkeypatch, real, disk_full):
     _, report, _ = real
     conformance.write(tmp_path, report["rows"], report["meta"])
     before = {name: (tmp_path / name).read_bytes() for name in FILES}
@@ -152,26 +152,8 @@ def test_writes_are_atomic(tmp_path, monkeypatch, real):
     monkeypatch.undo()
 
     # the disk fills half way through a file: the previous file stays, no temporary is left
-    real_fdopen = os.fdopen
-
-    class Torn:
-        def __init__(self, fd, mode):
-            self.file = real_fdopen(fd, mode)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.file.close()
-
-        def write(self, data):
-            self.file.write(data[:len(data) // 2])
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "fdopen", Torn)
-    with pytest.raises(OSError, match="No space"):
+    with disk_full(), pytest.raises(OSError, match="No space"):
         conformance.write(tmp_path, [], report["meta"])
-    monkeypatch.undo()
     assert {name: (tmp_path / name).read_bytes() for name in FILES} == before
     assert sorted(os.listdir(tmp_path)) == sorted(FILES)
 
