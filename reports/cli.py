@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
@@ -195,6 +196,12 @@ def _compare(args):
         print(f"tenshell compare: {exc}", file=sys.stderr)
         return 2
     print(compare.render(findings, notes, markdown=args.markdown), end="")
+    if args.json:
+        from reports import atomic
+
+        atomic.write_text(args.json, json.dumps({
+            "base": args.base, "current": args.current, "notes": notes,
+            "regressions": findings.to_dict("records")}, indent=1) + "\n")
     return 1 if len(findings) else 0
 
 
@@ -299,6 +306,8 @@ def build_parser():
                         "this beyond both runs' interquartile spread (default: 1.25)")
     d.add_argument("--markdown", action="store_true", help="print the diff as Markdown (a "
                                                            "pull-request comment)")
+    d.add_argument("--json", metavar="PATH", help="also write the findings to PATH as JSON "
+                                                  "(kind, op, key, base, current, why each)")
     d.set_defaults(func=_compare)
     from reports import train
 

@@ -55,9 +55,13 @@ def test_an_op_made_less_accurate_within_its_tolerance_fails(base, tmp_path):
 
 def test_an_op_made_unsupported_fails(base, tmp_path):
     current = _conform(tmp_path / "lacking", "tests.regressed.softmax_unsupported")
-    out = tenshell("compare", str(base), str(current))
+    out = tenshell("compare", str(base), str(current), "--json", str(tmp_path / "found.json"))
     assert out.returncode == 1
     assert "nn.functional.softmax: pass -> unsupported" in out.stdout, out.stdout
+    found = json.loads((tmp_path / "found.json").read_text())["regressions"]
+    assert found and all(f["op"].startswith("nn.functional.softmax") for f in found)
+    assert {(f["kind"], f["base"], f["current"]) for f in found} == {
+        ("status", "pass", "unsupported")}
 
 
 def test_shrinking_coverage_fails(base, tmp_path):
