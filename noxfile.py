@@ -103,8 +103,10 @@ def _baseline_bench(session, out):
                 str(base / "site"), str(base / "src"))
 
     def bench(folder, *args):
-        session.run("tenshell", "bench", "--quick", "--out", folder, *args,
-                    env={"PYTHONPATH": str(base / "site")})
+        folder = str(pathlib.Path(folder).resolve())
+        with session.chdir(base):  # no current source in the working folder either
+            session.run("tenshell", "bench", "--quick", "--out", folder, *args,
+                        env={"PYTHONPATH": str(base / "site")})
     return bench
 
 
