@@ -64,11 +64,10 @@ BASELINE = "reports/baseline"
 BASELINE_COMMIT = f"{BASELINE}/commit"
 
 
-def _gate_run(session, out):
+def _gate_conform(session, out):
     session.install(*CONSTRAINTS, ".[harness,bench]")
     # a failing row is the comparison's to report (as new or as already in the baseline)
     session.run("tenshell", "conform", "--profile", "ci", "--out", out, success_codes=[0, 1])
-    session.run("tenshell", "bench", "--quick", "--out", out)
 
 
 def _compare(session, base, current):
@@ -120,8 +119,7 @@ def regression(session):
     seen once is the machine's noise). Options after `--` go to `tenshell compare` (e.g.
     `-- --markdown`)."""
     out = pathlib.Path(REGRESSION_OUT)
-    session.install(*CONSTRAINTS, ".[harness,bench]")
-    session.run("tenshell", "conform", "--profile", "ci", "--out", str(out), success_codes=[0, 1])
+    _gate_conform(session, str(out))
     found = _compare(session, f"{BASELINE}/conformance.json", str(out / "conformance.json"))
     bench_base = _baseline_bench(session, out)
     if bench_base is None:
@@ -154,13 +152,14 @@ def baseline(session):
     """Refresh the committed baseline (reports/baseline/{conformance,timing}.json and the commit
     they measured) from this machine's run of the committed code; review the diff and commit it
     with the change that moved it."""
-    changed = session.run("git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                          f":!{BASELINE}", silent=True, external=True)
+    changed = session.run("git", "status", "--porcelain", "--", ".", f":!{BASELINE}",
+                          silent=True, external=True)
     if changed.strip():
         session.error("commit first: the baseline records the commit whose code it measured, "
                       "and these files differ from it:\n" + changed)
     commit = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
-    _gate_run(session, REGRESSION_OUT)
+    _gate_conform(session, REGRESSION_OUT)
+    session.run("tenshell", "bench", "--quick", "--out", REGRESSION_OUT)
     for name in ("conformance.json", "timing.json"):
         shutil.copy(f"{REGRESSION_OUT}/{name}", f"{BASELINE}/{name}")
     pathlib.Path(BASELINE_COMMIT).write_text(commit + "\n")
