@@ -127,8 +127,9 @@ def regression(session):
     found = _compare(session, f"{BASELINE}/conformance.json", str(out / "conformance.json"))
     bench_base = _baseline_bench(session, out)
     if bench_base is None:
-        session.warn(f"{BASELINE_COMMIT}: that commit is not in this clone; times are compared "
-                     f"with {BASELINE}/timing.json, measured on another machine")
+        session.warn(f"{BASELINE_COMMIT}: that commit is not in this clone (a shallow one?); "
+                     f"times are compared with {BASELINE}/timing.json, measured wherever the "
+                     "baseline was refreshed")
         base_timing = f"{BASELINE}/timing.json"
     else:
         bench_base(str(out / "base"))
