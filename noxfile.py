@@ -83,14 +83,26 @@ def _compare(session, base, current):
     return json.loads(found.read_text())["regressions"]
 
 
-def _baseline_bench(session, out):
-    """A function timing the baseline's commit on this machine into a folder (`tenshell bench
-    --quick` of that commit's tree, built by pip into a folder of its own and put first on
-    PYTHONPATH; the session's install stays), or None when the commit is not in this clone.
-    Time ratios to torch are not the same on every machine, nor at every moment of a shared
-    one: wherever the subject and torch lean on memory unalike they move apart (impl's 1x1
-    stride-2 conv forward measured 1.5x torch on one 2-core EPYC host and 2.4x on another), so
-    the current code's times are judged against the baseline code's timed right before them."""
+def _quick_bench(session, folder, *args, site=None):
+    """`tenshell bench --quick` into ``folder``: of the session's install, or of the tree pip
+    built into ``site`` (first on PYTHONPATH, run from its parent folder so that nothing of the
+    current source is imported)."""
+    folder = str(pathlib.Path(folder).resolve())
+    if site is None:
+        session.run("tenshell", "bench", "--quick", "--out", folder, *args)
+        return
+    with session.chdir(site.parent):
+        session.run("tenshell", "bench", "--quick", "--out", folder, *args,
+                    env={"PYTHONPATH": str(site)})
+
+
+def _baseline_site(session, out):
+    """The baseline's commit built by pip into a folder of its own (``out/base/site``), or None
+    when the commit is not in this clone. Time ratios to torch are not the same on every
+    machine, nor at every moment of a shared one: wherever the subject and torch lean on memory
+    unalike they move apart (impl's 1x1 stride-2 conv forward measured 1.5x torch on one 2-core
+    EPYC host and 2.4x on another), so the current code's times are judged against the baseline
+    code's timed right before them."""
     commit = pathlib.Path(BASELINE_COMMIT).read_text().strip()
     kind = session.run("git", "cat-file", "-t", commit, silent=True, success_codes=[0, 128],
                        external=True)
@@ -104,13 +116,7 @@ def _baseline_bench(session, out):
         tar.extractall(base / "src", filter="data")
     session.run("python", "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                 str(base / "site"), str(base / "src"))
-
-    def bench(folder, *args):
-        folder = str(pathlib.Path(folder).resolve())
-        with session.chdir(base):  # no current source in the working folder either
-            session.run("tenshell", "bench", "--quick", "--out", folder, *args,
-                        env={"PYTHONPATH": str(base / "site")})
-    return bench
+    return base / "site"
 
 
 @nox.session
@@ -125,16 +131,16 @@ def regression(session):
     out = pathlib.Path(REGRESSION_OUT)
     _gate_conform(session, str(out))
     found = _compare(session, f"{BASELINE}/conformance.json", str(out / "conformance.json"))
-    bench_base = _baseline_bench(session, out)
-    if bench_base is None:
+    site = _baseline_site(session, out)
+    if site is None:
         session.warn(f"{BASELINE_COMMIT}: that commit is not in this clone (a shallow one?); "
                      f"times are compared with {BASELINE}/timing.json, measured wherever the "
                      "baseline was refreshed")
         base_timing = f"{BASELINE}/timing.json"
     else:
-        bench_base(str(out / "base"))
+        _quick_bench(session, out / "base", site=site)
         base_timing = str(out / "base" / "timing.json")
-    session.run("tenshell", "bench", "--quick", "--out", str(out))
+    _quick_bench(session, out)
     slower = _compare(session, base_timing, str(out / "timing.json"))
     others = [f for f in slower if f["kind"] != "timing"]
     slower = [f for f in slower if f["kind"] == "timing"]
@@ -145,10 +151,10 @@ def regression(session):
         # selects it): a slowdown counts only when every pair shows it.
         only = ",".join(sorted({f["op"].split(",")[0] for f in slower}))
         session.log(f"timing again, baseline then current: {only}")
-        if bench_base is not None:
-            bench_base(str(out / "base" / again.name), "--only", only)
+        if site is not None:
+            _quick_bench(session, out / "base" / again.name, "--only", only, site=site)
             base_timing = str(out / "base" / again.name / "timing.json")
-        session.run("tenshell", "bench", "--quick", "--out", str(again), "--only", only)
+        _quick_bench(session, again, "--only", only)
         slower = [f for f in _compare(session, base_timing, str(again / "timing.json"))
                   if f["kind"] == "timing"]
     slower += others
@@ -168,7 +174,7 @@ def baseline(session):
                       "and these files differ from it:\n" + changed)
     commit = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
     _gate_conform(session, REGRESSION_OUT)
-    session.run("tenshell", "bench", "--quick", "--out", REGRESSION_OUT)
+    _quick_bench(session, REGRESSION_OUT)
     for name in ("conformance.json", "timing.json"):
         shutil.copy(f"{REGRESSION_OUT}/{name}", f"{BASELINE}/{name}")
     pathlib.Path(BASELINE_COMMIT).write_text(commit + "\n")
